@@ -1,0 +1,129 @@
+"""The dynamic-provider host adapter: LiveOffer for Python programs with no plugin to install.
+
+Pulumi pickles this provider into the stack's state (`__provider`) and runs it inside its own
+dynamic host (`python -m pulumi.dynamic`). So the class lives in an installed module (pickled by
+reference, a few hundred bytes), and an instance holds nothing: settings and the client are made at
+run time in `configure`, and `__getstate__` drops them so no credential can reach state.
+
+The host passes no custom timeouts, has no progress channel and cannot record partial state, so:
+the `waitTimeoutSeconds` input bounds the wait, progress goes to stderr (which the CLI shows for
+dynamic providers), and an interrupted create relies on `create` looking first: the next
+`pulumi up` attaches to the go-live already running instead of starting a second one.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import Any
+
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    ConfigureRequest,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    ResourceProvider,
+    UpdateResult,
+)
+
+from . import live_offer
+from .partner_portal import PortalClient, Progress
+from .procedure import SystemClock, run_sync
+from .settings import CONFIG_KEYS, NAMESPACE, ProviderSettings
+
+PROGRESS_INTERVAL_SECONDS = 30.0
+
+
+class _StderrProgress:
+    """Print a progress line when the step changes or every PROGRESS_INTERVAL_SECONDS."""
+
+    def __init__(self, resource_id: str) -> None:
+        self._resource_id = resource_id
+        self._last_key: tuple[str | None, str] | None = None
+        self._last_time = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self, progress: Progress) -> None:
+        key = (progress.step_name, str(progress.status))
+        now = time.monotonic()
+        with self._lock:
+            if key == self._last_key and now - self._last_time < PROGRESS_INTERVAL_SECONDS:
+                return
+            self._last_key, self._last_time = key, now
+        line = f"{self._resource_id}: {live_offer.describe_progress(progress)}"
+        print(f"info: {line}", file=sys.stderr, flush=True)
+
+
+class LiveOfferProvider(ResourceProvider):
+    """`pulumi.dynamic` provider for LiveOffer; every rule lives in `live_offer`."""
+
+    serialize_as_secret_always = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._settings: ProviderSettings | None = None
+        self._client: PortalClient | None = None
+        self._lock = threading.Lock()
+
+    # Pickling: the program pickles a fresh instance; the host unpickles it and calls configure.
+    def __getstate__(self) -> dict[str, Any]:
+        return {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__()  # type: ignore[misc]
+
+    def configure(self, req: ConfigureRequest) -> None:
+        config = {f"{NAMESPACE}:{k}": req.config.get(f"{NAMESPACE}:{k}") for k in CONFIG_KEYS}
+        self._settings = ProviderSettings.from_config(
+            {k: v for k, v in config.items() if v is not None}
+        )
+
+    def _context(self, resource_id: str) -> live_offer.RunContext:
+        with self._lock:
+            if self._settings is None:
+                self._settings = ProviderSettings.from_config({})
+            if self._client is None:
+                self._client = self._settings.client()
+            client = self._client
+        return live_offer.RunContext(
+            client=client, clock=SystemClock(), on_progress=_StderrProgress(resource_id)
+        )
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        inputs, failures = live_offer.check(_olds, news)
+        return CheckResult(inputs, [CheckFailure(f.property, f.reason) for f in failures])
+
+    def diff(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> DiffResult:
+        decision = live_offer.diff(_olds, _news)
+        return DiffResult(
+            changes=decision.changes,
+            replaces=list(decision.replaces),
+            delete_before_replace=False,
+        )
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        inputs = live_offer.LiveOfferInputs.from_wire(props)
+        ctx = self._context(inputs.resource_id)
+        id_, outputs = run_sync(live_offer.create(ctx, props), clock=ctx.clock)
+        return CreateResult(id_, outputs)
+
+    def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
+        ctx = self._context(_id)
+        outputs = run_sync(live_offer.update(ctx, _olds, _news), clock=ctx.clock)
+        return UpdateResult(outputs)
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        ctx = self._context(id_)
+        olds = {k: v for k, v in props.items() if not k.startswith("__")}
+        new_id, outputs, inputs = run_sync(live_offer.read(ctx, id_, olds), clock=ctx.clock)
+        if new_id is None:
+            return ReadResult(None, {})
+        return ReadResult(new_id, outputs, inputs)
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        ctx = self._context(_id)
+        message = run_sync(live_offer.delete(ctx, _id, _props), clock=ctx.clock)
+        print(f"info: {message}", file=sys.stderr, flush=True)

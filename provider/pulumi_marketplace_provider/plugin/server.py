@@ -1,0 +1,406 @@
+"""The gRPC `ResourceProvider` for `marketplace:index:LiveOffer`, on grpc.aio.
+
+Every RPC unmarshals Pulumi's wire format, calls the shared lifecycle rules in `live_offer`, and
+marshals the answer. Waits are asyncio tasks (a waiting offer holds no thread; HTTP calls run in a
+bounded pool). A create or update that cannot finish (custom timeout, Cancel, a failed go-live)
+answers `ErrorResourceInitFailed` with the operation it recorded, so the engine stores that
+partial state and the next `pulumi up` resumes the same operation instead of going live again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf import empty_pb2, struct_pb2
+from google.rpc import status_pb2
+from pulumi.runtime.proto import plugin_pb2, provider_pb2, provider_pb2_grpc
+
+from .. import __version__, live_offer
+from ..partner_portal import PortalClient, PortalError
+from ..procedure import Procedure, SystemClock, run_async
+from ..settings import CONFIG_KEYS, NAMESPACE, ProviderSettings, SettingsError
+from .engine_log import EngineLog
+from .properties import UNKNOWN, marshal, unmarshal
+from .schema import schema_text
+
+LOG = logging.getLogger(__name__)
+HTTP_POOL_SIZE = 32
+T = TypeVar("T")
+
+
+class _Aborted(Exception):
+    """Raised to end an RPC with a status that was already chosen."""
+
+
+class LiveOfferServicer(provider_pb2_grpc.ResourceProviderServicer):
+    """Serves LiveOffer over gRPC; a thin adapter over `live_offer`."""
+
+    def __init__(self, engine: EngineLog, *, pool_size: int = HTTP_POOL_SIZE) -> None:
+        self._engine = engine
+        self._executor = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="portal-http")
+        self._config: dict[str, Any] = {}
+        self._settings: ProviderSettings | None = None
+        self._client: PortalClient | None = None
+        self._inflight: set[asyncio.Task[Any]] = set()
+        self._cancel_requested = False
+
+    # ----------------------------------------------------------------------------- plumbing
+
+    async def close(self) -> None:
+        for task in list(self._inflight):
+            task.cancel()
+        await self._engine.close()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def _portal(self) -> PortalClient:
+        if self._client is None:
+            settings = self._settings or ProviderSettings.from_config(self._config)
+            self._settings = settings
+            self._client = settings.client()
+        return self._client
+
+    def _context(
+        self, urn: str, timeout: float, checkpoint: dict[str, Any]
+    ) -> live_offer.RunContext:
+        return live_offer.RunContext(
+            client=self._portal(),
+            clock=SystemClock(),
+            on_progress=self._engine.progress_reporter(urn),
+            on_checkpoint=checkpoint.update,
+            host_timeout_seconds=timeout if timeout and timeout > 0 else None,
+        )
+
+    async def _run(self, proc: Procedure[T]) -> T:
+        """Run one lifecycle procedure as a task that Cancel can stop."""
+        task: asyncio.Task[T] = asyncio.get_running_loop().create_task(
+            run_async(proc, clock=SystemClock(), executor=self._executor)
+        )
+        self._inflight.add(task)
+        try:
+            return await task
+        finally:
+            self._inflight.discard(task)
+
+    async def _fail(
+        self, context: grpc.aio.ServicerContext, message: str, *, urn: str = ""
+    ) -> None:
+        await self._engine.log(message, urn=urn, severity="error")
+        await context.abort(grpc.StatusCode.UNKNOWN, message)
+
+    async def _fail_with_state(
+        self,
+        context: grpc.aio.ServicerContext,
+        message: str,
+        *,
+        urn: str,
+        id_: str,
+        outputs: Mapping[str, Any],
+        inputs: Mapping[str, Any],
+        secrets: set[str],
+    ) -> None:
+        """Abort with ErrorResourceInitFailed so the engine records the operation we started."""
+        await self._engine.log(message, urn=urn, severity="error")
+        detail = provider_pb2.ErrorResourceInitFailed(
+            id=id_,
+            properties=marshal(outputs, secrets),
+            inputs=marshal(inputs, secrets),
+            reasons=[message],
+            refresh_before_update=True,
+        )
+        status = status_pb2.Status(code=grpc.StatusCode.UNKNOWN.value[0], message=message)
+        status.details.add().Pack(detail)
+        await context.abort(
+            grpc.StatusCode.UNKNOWN,
+            message,
+            trailing_metadata=(("grpc-status-details-bin", status.SerializeToString()),),
+        )
+
+    async def _mutate(
+        self,
+        context: grpc.aio.ServicerContext,
+        *,
+        urn: str,
+        id_: str,
+        timeout: float,
+        inputs: dict[str, Any],
+        secrets: set[str],
+        make: Callable[[live_offer.RunContext], Procedure[T]],
+    ) -> T:
+        """Create/Update: run the procedure; anything after a submit returns partial state."""
+        checkpoint: dict[str, Any] = {}
+        try:
+            ctx = self._context(urn, timeout, checkpoint)
+            return await self._run(make(ctx))
+        except live_offer.LiveOfferError as exc:
+            state = exc.outputs or (checkpoint or None)
+            if state is None:
+                await self._fail(context, str(exc), urn=urn)
+            else:
+                await self._fail_with_state(
+                    context,
+                    str(exc),
+                    urn=urn,
+                    id_=id_,
+                    outputs=state,
+                    inputs=inputs,
+                    secrets=secrets,
+                )
+        except asyncio.CancelledError:
+            if not self._cancel_requested:
+                raise
+            message = (
+                f"{id_}: cancelled while waiting. The go-live was not cancelled in the Partner "
+                f"Portal; run `pulumi up` again to resume waiting on the same operation."
+            )
+            if checkpoint:
+                await self._fail_with_state(
+                    context,
+                    message,
+                    urn=urn,
+                    id_=id_,
+                    outputs=checkpoint,
+                    inputs=inputs,
+                    secrets=secrets,
+                )
+            await self._fail(context, message, urn=urn)
+        except (PortalError, SettingsError, ValueError) as exc:
+            if checkpoint:
+                await self._fail_with_state(
+                    context,
+                    str(exc),
+                    urn=urn,
+                    id_=id_,
+                    outputs=checkpoint,
+                    inputs=inputs,
+                    secrets=secrets,
+                )
+            await self._fail(context, str(exc), urn=urn)
+        raise _Aborted  # context.abort raises; this line keeps type checkers honest
+
+    # ----------------------------------------------------------------------------- identity
+
+    async def Handshake(
+        self, request: provider_pb2.ProviderHandshakeRequest, context: grpc.aio.ServicerContext
+    ) -> provider_pb2.ProviderHandshakeResponse:
+        if request.engine_address:
+            self._engine.connect(request.engine_address)
+        return provider_pb2.ProviderHandshakeResponse(
+            accept_secrets=True, accept_resources=True, accept_outputs=False
+        )
+
+    async def GetPluginInfo(
+        self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
+    ) -> plugin_pb2.PluginInfo:
+        return plugin_pb2.PluginInfo(version=__version__)
+
+    async def GetSchema(
+        self, request: provider_pb2.GetSchemaRequest, context: grpc.aio.ServicerContext
+    ) -> provider_pb2.GetSchemaResponse:
+        return provider_pb2.GetSchemaResponse(schema=schema_text())
+
+    async def Cancel(
+        self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
+    ) -> empty_pb2.Empty:
+        """Stop every wait now; each answers with the state it recorded (resumable)."""
+        self._cancel_requested = True
+        for task in list(self._inflight):
+            task.cancel()
+        return empty_pb2.Empty()
+
+    # ----------------------------------------------------------------------------- config
+
+    @staticmethod
+    def _config_from(args: Mapping[str, Any], variables: Mapping[str, str]) -> dict[str, Any]:
+        config: dict[str, Any] = {}
+        for key in CONFIG_KEYS:
+            value = args.get(key, variables.get(f"{NAMESPACE}:{key}"))
+            if value is not None and value != UNKNOWN:
+                config[key] = value
+        return config
+
+    async def CheckConfig(
+        self, request: provider_pb2.CheckRequest, context: grpc.aio.ServicerContext
+    ) -> provider_pb2.CheckResponse:
+        news, _ = unmarshal(request.news)
+        failures = []
+        unknown = set(news) - set(CONFIG_KEYS) - {"version", "pluginDownloadURL"}
+        for key in sorted(unknown):
+            failures.append(
+                provider_pb2.CheckFailure(
+                    property=key,
+                    reason=f"unknown setting '{NAMESPACE}:{key}'; known: {', '.join(CONFIG_KEYS)}",
+                )
+            )
+        try:
+            ProviderSettings.from_config(self._config_from(news, {}))
+        except SettingsError as exc:
+            failures.append(provider_pb2.CheckFailure(property="endpoint", reason=str(exc)))
+        return provider_pb2.CheckResponse(inputs=request.news, failures=failures)
+
+    async def DiffConfig(
+        self, request: provider_pb2.DiffRequest, context: grpc.aio.ServicerContext
+    ) -> provider_pb2.DiffResponse:
+        olds, _ = unmarshal(request.olds)
+        news, _ = unmarshal(request.news)
+        changed = [k for k in CONFIG_KEYS if olds.get(k) != news.get(k)]
+        return provider_pb2.DiffResponse(
+            changes=provider_pb2.DiffResponse.DIFF_SOME
+            if changed
+            else provider_pb2.DiffResponse.DIFF_NONE,
+            diffs=changed,
+        )
+
+    async def Configure(
+        self, request: provider_pb2.ConfigureRequest, context: grpc.aio.ServicerContext
+    ) -> provider_pb2.ConfigureResponse:
+        args, _ = unmarshal(request.args)
+        self._config = self._config_from(args, dict(request.variables))
+        try:
+            self._settings = ProviderSettings.from_config(self._config)
+        except SettingsError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        self._client = None
+        return provider_pb2.ConfigureResponse(
+            acceptSecrets=True, supportsPreview=True, acceptResources=True, acceptOutputs=False
+        )
+
+    # ----------------------------------------------------------------------------- resources
+
+    async def Check(
+        self, request: provider_pb2.CheckRequest, context: grpc.aio.ServicerContext
+    ) -> provider_pb2.CheckResponse:
+        olds, _ = unmarshal(request.olds)
+        news, secrets = unmarshal(request.news)
+        inputs, failures = live_offer.check(olds, news)
+        return provider_pb2.CheckResponse(
+            inputs=marshal(inputs, secrets),
+            failures=[
+                provider_pb2.CheckFailure(property=f.property, reason=f.reason) for f in failures
+            ],
+        )
+
+    async def Diff(
+        self, request: provider_pb2.DiffRequest, context: grpc.aio.ServicerContext
+    ) -> provider_pb2.DiffResponse:
+        olds, _ = unmarshal(request.olds)
+        news, _ = unmarshal(request.news)
+        decision = live_offer.diff(olds, news)
+        kinds = provider_pb2.PropertyDiff
+        detailed = {
+            key: provider_pb2.PropertyDiff(
+                kind=kinds.UPDATE_REPLACE if key in decision.replaces else kinds.UPDATE,
+                inputDiff=key in live_offer.INPUT_KEYS,
+            )
+            for key in decision.changed_keys
+        }
+        return provider_pb2.DiffResponse(
+            changes=(
+                provider_pb2.DiffResponse.DIFF_SOME
+                if decision.changes
+                else provider_pb2.DiffResponse.DIFF_NONE
+            ),
+            replaces=list(decision.replaces),
+            diffs=list(decision.changed_keys),
+            detailedDiff=detailed,
+            hasDetailedDiff=True,
+            deleteBeforeReplace=False,
+        )
+
+    @staticmethod
+    def _preview_outputs(news: Mapping[str, Any], secrets: set[str]) -> struct_pb2.Struct:
+        outputs = dict(news)
+        outputs.update({key: UNKNOWN for key in live_offer.OUTPUT_KEYS})
+        return marshal(outputs, secrets)
+
+    async def Create(
+        self, request: provider_pb2.CreateRequest, context: grpc.aio.ServicerContext
+    ) -> provider_pb2.CreateResponse:
+        news, secrets = unmarshal(request.properties)
+        if request.preview:
+            return provider_pb2.CreateResponse(
+                id="", properties=self._preview_outputs(news, secrets)
+            )
+        try:
+            id_ = live_offer.LiveOfferInputs.from_wire(news).resource_id
+        except ValueError as exc:
+            await self._fail(context, str(exc), urn=request.urn)
+            raise
+        new_id, outputs = await self._mutate(
+            context,
+            urn=request.urn,
+            id_=id_,
+            timeout=request.timeout,
+            inputs=news,
+            secrets=secrets,
+            make=lambda ctx: live_offer.create(ctx, news),
+        )
+        await self._engine.log(
+            f"{new_id}: go-live {outputs.get('operationId')} {outputs.get('status')}",
+            urn=request.urn,
+        )
+        return provider_pb2.CreateResponse(id=new_id, properties=marshal(outputs, secrets))
+
+    async def Update(
+        self, request: provider_pb2.UpdateRequest, context: grpc.aio.ServicerContext
+    ) -> provider_pb2.UpdateResponse:
+        olds, old_secrets = unmarshal(request.olds)
+        news, secrets = unmarshal(request.news)
+        secrets |= old_secrets & set(news)
+        if request.preview:
+            decision = live_offer.diff(olds, news)
+            preview = dict(olds)
+            preview.update(news)
+            if decision.changes:
+                preview.update({key: UNKNOWN for key in live_offer.OUTPUT_KEYS})
+            return provider_pb2.UpdateResponse(properties=marshal(preview, secrets))
+        outputs = await self._mutate(
+            context,
+            urn=request.urn,
+            id_=request.id,
+            timeout=request.timeout,
+            inputs=news,
+            secrets=secrets,
+            make=lambda ctx: live_offer.update(ctx, olds, news),
+        )
+        return provider_pb2.UpdateResponse(properties=marshal(outputs, secrets))
+
+    async def Read(
+        self, request: provider_pb2.ReadRequest, context: grpc.aio.ServicerContext
+    ) -> provider_pb2.ReadResponse:
+        olds, secrets = unmarshal(request.properties)
+        old_inputs, input_secrets = unmarshal(request.inputs)
+        secrets |= input_secrets
+        try:
+            ctx = self._context(request.urn, request.timeout, {})
+            new_id, outputs, inputs = await self._run(
+                live_offer.read(ctx, request.id, olds or None)
+            )
+        except (live_offer.LiveOfferError, PortalError, SettingsError, ValueError) as exc:
+            await self._fail(context, str(exc), urn=request.urn)
+            raise
+        if new_id is None:
+            return provider_pb2.ReadResponse(id="")
+        merged_inputs = dict(old_inputs) if old_inputs else inputs
+        return provider_pb2.ReadResponse(
+            id=new_id,
+            properties=marshal(outputs, secrets),
+            inputs=marshal(merged_inputs, secrets),
+        )
+
+    async def Delete(
+        self, request: provider_pb2.DeleteRequest, context: grpc.aio.ServicerContext
+    ) -> empty_pb2.Empty:
+        olds, _ = unmarshal(request.properties)
+        try:
+            ctx = self._context(request.urn, request.timeout, {})
+            message = await self._run(live_offer.delete(ctx, request.id, olds))
+        except (live_offer.LiveOfferError, PortalError, SettingsError, ValueError) as exc:
+            await self._fail(context, str(exc), urn=request.urn)
+            raise
+        await self._engine.log(message, urn=request.urn)
+        return empty_pb2.Empty()

@@ -1,0 +1,123 @@
+"""`LiveOffer`: a Pulumi resource whose `pulumi up` takes a Marketplace offer live and waits.
+
+This is the dynamic-provider flavour for Python programs (nothing to install but this package).
+Programs in other languages, and anyone who needs `pulumi import`, custom timeouts, live progress
+or resumable waits, use the plugin flavour (`marketplace:index:LiveOffer`); see the README.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import Resource
+
+from pulumi_marketplace_provider.dynamic import LiveOfferProvider
+
+_OUTPUT_NAMES = (
+    "operationId",
+    "operationUrl",
+    "status",
+    "submittedAt",
+    "finishedAt",
+    "offerVersion",
+    "publishingVersion",
+    "liveLinks",
+    "previewLinks",
+    "adopted",
+)
+
+
+@dataclass
+class LiveOfferArgs:
+    """The inputs of a LiveOffer, for callers who prefer an args object."""
+
+    publisher_id: pulumi.Input[str]
+    offer_id: pulumi.Input[str]
+    triggers: pulumi.Input[Sequence[Any]] | None = field(default=None)
+    wait_for_completion: pulumi.Input[bool] | None = None
+    wait_timeout_seconds: pulumi.Input[float] | None = None
+
+
+class LiveOffer(Resource, module="marketplace", name="LiveOffer"):
+    """An Azure Marketplace offer taken live through the Cloud Partner Portal Go Live API.
+
+    `pulumi up` starts the go-live (attaching to one already running, never starting a second)
+    and waits until the portal reports it succeeded; `pulumi refresh` re-reads its status;
+    `pulumi destroy` cancels a go-live still in flight (a live offer stays live).
+    """
+
+    publisher_id: pulumi.Output[str]
+    offer_id: pulumi.Output[str]
+    triggers: pulumi.Output[list[Any]]
+    wait_for_completion: pulumi.Output[bool]
+    wait_timeout_seconds: pulumi.Output[float]
+    operation_id: pulumi.Output[str]
+    """The Partner Portal operation id of the go-live."""
+    operation_url: pulumi.Output[str]
+    """The absolute URL the operation is polled at."""
+    status: pulumi.Output[str]
+    """The portal's status of the go-live: succeeded, failed, canceled, or running."""
+    submitted_at: pulumi.Output[str]
+    finished_at: pulumi.Output[str]
+    offer_version: pulumi.Output[int]
+    publishing_version: pulumi.Output[int]
+    live_links: pulumi.Output[list[str]]
+    preview_links: pulumi.Output[list[str]]
+    adopted: pulumi.Output[bool]
+    """True when the offer was already live and nothing was waiting at sign-off."""
+
+    def __init__(
+        self,
+        resource_name: str,
+        args: LiveOfferArgs | None = None,
+        *,
+        publisher_id: pulumi.Input[str] | None = None,
+        offer_id: pulumi.Input[str] | None = None,
+        triggers: pulumi.Input[Sequence[Any]] | None = None,
+        wait_for_completion: pulumi.Input[bool] | None = None,
+        wait_timeout_seconds: pulumi.Input[float] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        """Declare an offer that `pulumi up` takes live.
+
+        :param publisher_id: the Partner Portal publisher id (e.g. ``contoso``); replaces on change.
+        :param offer_id: the offer id (e.g. ``contoso-vm``); replaces on change.
+        :param triggers: any values; when they change, `pulumi up` sends the offer live again
+            (e.g. the version of the plan you just published).
+        :param wait_for_completion: wait until the go-live ends (default True); False returns
+            as soon as it is submitted, and later `pulumi up` runs pick up its status.
+        :param wait_timeout_seconds: how long `pulumi up` waits (default 7200). The dynamic
+            host never passes custom timeouts, so this is the limit. When it passes, the go-live
+            keeps running and the next `pulumi up` resumes waiting on it.
+        """
+        if args is not None:
+            publisher_id = args.publisher_id if publisher_id is None else publisher_id
+            offer_id = args.offer_id if offer_id is None else offer_id
+            triggers = args.triggers if triggers is None else triggers
+            if wait_for_completion is None:
+                wait_for_completion = args.wait_for_completion
+            if wait_timeout_seconds is None:
+                wait_timeout_seconds = args.wait_timeout_seconds
+        if publisher_id is None:
+            raise TypeError("LiveOffer: missing required argument 'publisher_id'")
+        if offer_id is None:
+            raise TypeError("LiveOffer: missing required argument 'offer_id'")
+        props: dict[str, Any] = {
+            "publisherId": publisher_id,
+            "offerId": offer_id,
+            "triggers": triggers if triggers is not None else [],
+            "waitForCompletion": wait_for_completion if wait_for_completion is not None else True,
+            "waitTimeoutSeconds": wait_timeout_seconds,
+        }
+        props.update({name: None for name in _OUTPUT_NAMES})
+        super().__init__(LiveOfferProvider(), resource_name, props, opts)
+        # Outputs arrive under their wire names (operationId); offer the Pythonic names too.
+        for wire_name in props:
+            setattr(self, _snake(wire_name), getattr(self, wire_name))
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)

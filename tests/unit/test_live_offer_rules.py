@@ -1,0 +1,100 @@
+"""Check and Diff: the pure lifecycle rules, exercised with the values the engine sends."""
+
+import pytest
+
+from pulumi_marketplace_provider import live_offer
+from pulumi_marketplace_provider.live_offer import UNKNOWN, check, diff
+
+
+def failures_by_property(news: dict) -> dict[str, str]:
+    _, failures = check({}, news)
+    return {f.property: f.reason for f in failures}
+
+
+def test_check_fills_defaults() -> None:
+    inputs, failures = check({}, {"publisherId": "contoso", "offerId": "contoso-vm"})
+    assert failures == []
+    assert inputs == {
+        "publisherId": "contoso",
+        "offerId": "contoso-vm",
+        "triggers": [],
+        "waitForCompletion": True,
+        "waitTimeoutSeconds": float(live_offer.DEFAULT_WAIT_TIMEOUT_SECONDS),
+    }
+
+
+@pytest.mark.parametrize(
+    "offer_id",
+    ["", "a/b", "a?x=1", "a#frag", "..", "a%2Fb", "a b", "tab\there", "nul\x00", "x" * 1000],
+)
+def test_check_refuses_ids_that_could_change_the_url(offer_id: str) -> None:
+    failures = failures_by_property({"publisherId": "contoso", "offerId": offer_id})
+    assert set(failures) == {"offerId"}
+    assert "offerId" in failures["offerId"]
+
+
+def test_check_refuses_wrong_types_and_names_the_field() -> None:
+    failures = failures_by_property(
+        {
+            "publisherId": 42,
+            "offerId": "ok",
+            "triggers": "not-a-list",
+            "waitForCompletion": "yes",
+            "waitTimeoutSeconds": -5,
+            "offerid": "typo",
+        }
+    )
+    assert set(failures) == {
+        "publisherId",
+        "triggers",
+        "waitForCompletion",
+        "waitTimeoutSeconds",
+        "offerid",
+    }
+    assert "LiveOffer takes" in failures["offerid"]
+
+
+def test_check_lets_unknowns_through_during_preview() -> None:
+    inputs, failures = check({}, {"publisherId": UNKNOWN, "offerId": UNKNOWN, "triggers": UNKNOWN})
+    assert failures == []
+    assert inputs["publisherId"] == UNKNOWN and inputs["triggers"] == UNKNOWN
+
+
+OLD = {
+    "publisherId": "contoso",
+    "offerId": "vm",
+    "triggers": ["1"],
+    "status": "succeeded",
+    "operationId": "op",
+}
+
+
+def test_diff_nothing_when_live_and_unchanged() -> None:
+    assert (
+        diff(OLD, {"publisherId": "contoso", "offerId": "vm", "triggers": ["1"]}).changes is False
+    )
+
+
+def test_diff_replaces_on_a_different_offer() -> None:
+    decision = diff(OLD, {"publisherId": "contoso", "offerId": "vm2", "triggers": ["1"]})
+    assert decision.changes and decision.replaces == ("offerId",)
+
+
+def test_diff_updates_on_new_triggers() -> None:
+    decision = diff(OLD, {"publisherId": "contoso", "offerId": "vm", "triggers": ["2"]})
+    assert decision.changes and decision.replaces == () and decision.changed_keys == ("triggers",)
+
+
+@pytest.mark.parametrize("status", ["running", "failed", "canceled", None])
+def test_diff_resumes_when_the_recorded_go_live_did_not_succeed(status: str | None) -> None:
+    decision = diff(
+        {**OLD, "status": status}, {"publisherId": "contoso", "offerId": "vm", "triggers": ["1"]}
+    )
+    assert decision.changes and decision.changed_keys == ("status",)
+
+
+def test_resource_id_round_trip_and_errors() -> None:
+    assert live_offer.parse_resource_id("contoso/vm") == ("contoso", "vm")
+    for bad in ["contoso", "a/b/c", "/vm", "contoso/../x"]:
+        with pytest.raises(ValueError, match=r"id|publisherId|offerId"):
+            live_offer.parse_resource_id(bad)
