@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from marketplace_emulator.harness import (
     AdminClient,
     EmulatorProcess,

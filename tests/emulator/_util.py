@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 import requests
+
 from marketplace_emulator.harness import API_VERSION, RunningEmulator
 
 PUB = "contoso"

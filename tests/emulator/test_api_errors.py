@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 import requests
+
 from marketplace_emulator.harness import RunningEmulator
 
 from ._util import FAST, OFFER, PUB, Api, frozen

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from marketplace_emulator.harness import EmulatorProcess, EmulatorStartError
 
 from ._util import FAST, OFFER, PUB, Api

@@ -6,6 +6,7 @@ import time
 
 import pytest
 import requests
+
 from marketplace_emulator.harness import AdminError, RunningEmulator
 
 from ._util import FAST, OFFER, PUB, Api, frozen

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+
 from marketplace_emulator.harness import RunningEmulator
 
 from ._util import FAST, OFFER, PUB, Api, frozen, step

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from marketplace_emulator.model import Operation, view_operation
 from marketplace_emulator.seed import Outcome, StepSpec
 

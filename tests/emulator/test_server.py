@@ -12,6 +12,7 @@ from pathlib import Path
 
 import requests
 import trustme
+
 from marketplace_emulator.app import EmulatorOptions
 from marketplace_emulator.harness import EmulatorProcess
 from marketplace_emulator.seed import parse_seed

@@ -6,6 +6,7 @@ import time
 from email.utils import parsedate_to_datetime
 
 import requests
+
 from marketplace_emulator.harness import RunningEmulator
 from marketplace_emulator.throttle import ThrottleConfig
 

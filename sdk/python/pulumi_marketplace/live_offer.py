@@ -64,8 +64,8 @@ class LiveOffer(Resource, module="marketplace", name="LiveOffer"):
     finished_at: pulumi.Output[str]
     offer_version: pulumi.Output[int]
     publishing_version: pulumi.Output[int]
-    live_links: pulumi.Output[list[str]]
-    preview_links: pulumi.Output[list[str]]
+    live_links: pulumi.Output[list[Any]]
+    preview_links: pulumi.Output[list[Any]]
     adopted: pulumi.Output[bool]
     """True when the offer was already live and nothing was waiting at sign-off."""
 
