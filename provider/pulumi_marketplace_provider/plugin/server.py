@@ -23,7 +23,7 @@ from pulumi.runtime.proto import plugin_pb2, provider_pb2, provider_pb2_grpc
 from .. import __version__, live_offer
 from ..partner_portal import PortalClient, PortalError
 from ..procedure import Procedure, SystemClock, run_async
-from ..settings import CONFIG_KEYS, NAMESPACE, ProviderSettings, SettingsError
+from ..settings import CONFIG_KEYS, NAMESPACE, SECRET_KEYS, ProviderSettings, SettingsError
 from .engine_log import EngineLog
 from .properties import UNKNOWN, marshal, unmarshal
 from .schema import schema_text
@@ -240,7 +240,10 @@ class LiveOfferServicer(provider_pb2_grpc.ResourceProviderServicer):
             ProviderSettings.from_config(self._config_from(news, {}))
         except SettingsError as exc:
             failures.append(provider_pb2.CheckFailure(property="endpoint", reason=str(exc)))
-        return provider_pb2.CheckResponse(inputs=request.news, failures=failures)
+        # The engine strips secret markers before CheckConfig; mark credentials secret again so
+        # they never travel back as plain values.
+        secrets = {key for key in SECRET_KEYS if key in news}
+        return provider_pb2.CheckResponse(inputs=marshal(news, secrets), failures=failures)
 
     async def DiffConfig(
         self, request: provider_pb2.DiffRequest, context: grpc.aio.ServicerContext
