@@ -1,0 +1,414 @@
+"""The Cloud Partner Portal HTTP client: one method, one request.
+
+Each thread gets its own `requests.Session` (with a connection pool), every request has
+explicit connect/read timeouts and an api-version, redirects are never followed (so the
+bearer token cannot leak to another origin), a 401 is retried once with a fresh token, and
+every failure becomes one `PortalError` subclass carrying status, code, message, request id.
+Retrying and waiting are the waiter's job, not this module's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import threading
+import uuid
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from .. import __version__
+from ..procedure import Clock
+from .credentials import TokenProvider
+from .errors import (
+    MalformedResponse,
+    PointerError,
+    PortalError,
+    Throttled,
+    TransportError,
+    error_for_status,
+)
+from .identifiers import validate_identifier
+from .models import OfferStatus, Operation, OperationStatus, Submission
+from .pointers import DEFAULT_API_VERSION, OperationRef, canonical_ref, parse_pointer
+from .retry_after import parse_retry_after
+from .urls import Origin, is_loopback_host, origin_of
+
+__all__ = ["USER_AGENT", "PortalClient"]
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = (
+    f"pulumi-marketplace/{__version__} (+https://github.com/pulumi-marketplace; "
+    f"python/{platform.python_version()}) python-requests/{requests.__version__}"
+)
+_REQUEST_ID_HEADERS = (
+    "x-ms-request-id",
+    "x-ms-correlation-request-id",
+    "request-id",
+    "x-request-id",
+    "x-correlation-id",
+)
+_MAX_BODY = 64 * 1024
+
+
+class _Bearer(requests.auth.AuthBase):
+    """Sets `Authorization` on the prepared request; hides the token from repr."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        r.headers["Authorization"] = f"Bearer {self._token}"
+        return r
+
+    def __repr__(self) -> str:
+        return "_Bearer(<redacted>)"
+
+
+def _request_id(headers: Mapping[str, str]) -> str | None:
+    for name in _REQUEST_ID_HEADERS:
+        value = headers.get(name)
+        if value:
+            return value
+    return None
+
+
+def _error_fields(text: str) -> tuple[str | None, str | None]:
+    """(code, message) from `{"error": {"code", "message"}}` and the usual variants."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None, None
+    if isinstance(data, list) and len(data) == 1:
+        data = data[0]
+    if not isinstance(data, Mapping):
+        return None, None
+    inner = data.get("error", data)
+    if isinstance(inner, str):
+        return None, inner
+    if not isinstance(inner, Mapping):
+        return None, None
+    code = inner.get("code") or inner.get("Code")
+    message = inner.get("message") or inner.get("Message")
+    return (str(code) if code else None), (str(message) if message else None)
+
+
+class PortalClient:
+    """Blocking, thread-safe Partner Portal client (one HTTP request per method)."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        tokens: TokenProvider,
+        *,
+        api_version: str = DEFAULT_API_VERSION,
+        timeout: tuple[float, float] = (5.0, 30.0),
+        verify: bool | str = True,
+        allow_insecure_http: bool = False,
+        clock: Clock | None = None,
+        pool_size: int = 10,
+        user_agent: str = USER_AGENT,
+    ) -> None:
+        try:
+            origin = origin_of(endpoint.strip())
+        except ValueError as exc:
+            raise ValueError(f"marketplace endpoint {endpoint!r} is not usable: {exc}") from None
+        if origin.scheme == "http" and not (allow_insecure_http or is_loopback_host(origin.host)):
+            raise ValueError(
+                f"marketplace endpoint {endpoint!r} uses plain http to a non-loopback host; "
+                "use https (plain http is only allowed for localhost/127.0.0.1/::1)"
+            )
+        if not api_version or any(c in api_version for c in "&#?/ "):
+            raise ValueError(f"api version {api_version!r} is not usable")
+        self.origin: Origin = origin
+        self.endpoint = origin.url
+        self.api_version = api_version
+        self.timeout = timeout
+        self.verify = verify
+        self.user_agent = user_agent
+        self._tokens = tokens
+        self._clock = clock
+        self._pool_size = pool_size
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+        self._sessions_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"PortalClient(endpoint={self.endpoint!r}, api_version={self.api_version!r})"
+
+    def __reduce__(self) -> Any:
+        raise TypeError("PortalClient holds a credential and sessions; it cannot be pickled")
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    def _session(self) -> requests.Session:
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            # No replays here: retrying is the waiter's and go-live's decision (a POST
+            # replayed blindly could start a second go-live). urllib3 still reconnects a
+            # pooled connection it finds dropped before using it.
+            retry = Retry(total=0, read=False, redirect=0, raise_on_status=False)
+            adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self._pool_size,
+                                  max_retries=retry)
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+            session.verify = self.verify
+            self._local.session = session
+            with self._sessions_lock:
+                self._sessions.append(session)
+        return session
+
+    def close(self) -> None:
+        """Close every thread's session (pooled connections)."""
+        with self._sessions_lock:
+            sessions, self._sessions = self._sessions, []
+        for s in sessions:
+            s.close()
+        self._local = threading.local()
+
+    def __enter__(self) -> PortalClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _wall(self) -> datetime:
+        return self._clock.wall() if self._clock is not None else datetime.now(timezone.utc)
+
+    def _url(self, path: str) -> str:
+        return f"{self.endpoint}{path}?api-version={quote(self.api_version, safe='-._~')}"
+
+    def _offer_path(self, publisher_id: str, offer_id: str) -> str:
+        pub = validate_identifier("publisherId", publisher_id)
+        offer = validate_identifier("offerId", offer_id)
+        return f"/api/publishers/{pub}/offers/{offer}"
+
+    def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: Any = None,
+        params: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        """Send one request (plus one retry on 401 with a fresh token); raise on >= 300."""
+        try:
+            if origin_of(url) != self.origin:
+                raise PointerError(
+                    f"refusing to send a request to {origin_of(url).url}: credentials are only "
+                    f"sent to the configured endpoint {self.endpoint}"
+                )
+        except ValueError as exc:
+            raise PointerError(f"not a usable URL {url!r}: {exc}") from None
+        headers = {
+            "Accept": "application/json",
+            "User-Agent": self.user_agent,
+            "x-ms-client-request-id": str(uuid.uuid4()),
+        }
+        data: bytes | None = None
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            data = json.dumps(body).encode()
+        elif method == "POST":
+            headers["Content-Type"] = "application/json"
+            data = b""
+        for attempt in (0, 1):
+            token = self._tokens.token()
+            try:
+                resp = self._session().request(
+                    method, url, params=params, data=data, headers=headers,
+                    auth=_Bearer(token), timeout=self.timeout, allow_redirects=False,
+                    # Explicit, so a CA bundle given here is not replaced by REQUESTS_CA_BUNDLE.
+                    verify=self.verify,
+                )
+            except requests.exceptions.SSLError as exc:
+                raise TransportError(
+                    f"TLS failure talking to {self.endpoint}: {_first_line(exc)}",
+                    kind="tls", transient=False, method=method, url=url,
+                ) from None
+            except requests.exceptions.Timeout as exc:
+                kind = "connect-timeout" if isinstance(
+                    exc, requests.exceptions.ConnectTimeout) else "timeout"
+                raise TransportError(
+                    f"{method} timed out ({kind}) talking to {self.endpoint}",
+                    kind=kind, method=method, url=url,
+                ) from None
+            except (requests.exceptions.ConnectionError,
+                    requests.exceptions.ChunkedEncodingError,
+                    requests.exceptions.ContentDecodingError) as exc:
+                raise TransportError(
+                    f"connection to {self.endpoint} failed: {_first_line(exc)}",
+                    kind="connection", method=method, url=url,
+                ) from None
+            except requests.exceptions.RequestException as exc:
+                raise TransportError(
+                    f"request to {self.endpoint} failed: {_first_line(exc)}",
+                    kind="other", transient=False, method=method, url=url,
+                ) from None
+            log.debug("%s %s -> %s", method, url, resp.status_code)
+            if resp.status_code == 401 and attempt == 0:
+                log.info("401 from the portal; refreshing the token and retrying once")
+                self._tokens.invalidate()
+                continue
+            if resp.status_code >= 300:
+                raise self._error(method, url, resp, token)
+            return resp
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _error(self, method: str, url: str, resp: requests.Response, token: str) -> PortalError:
+        text = resp.text[:_MAX_BODY] if resp.content else ""
+        if token and token in text:
+            text = text.replace(token, "<redacted>")
+        code, message = _error_fields(text)
+        status = resp.status_code
+        rid = _request_id(resp.headers)
+        what = f"{method} {_path_of(url)}"
+        if 300 <= status < 400:
+            where = resp.headers.get("Location", "")
+            return PortalError(
+                f"{what} answered a redirect ({status}) to {where[:200]!r}, which is not "
+                "followed (credentials stay with the configured endpoint)",
+                status=status, request_id=rid, body=text or None, method=method, url=url,
+            )
+        cls = error_for_status(status)
+        summary = message or resp.reason or "error"
+        msg = f"{what} failed: {summary}"
+        if status == 401:
+            msg += (" (the token was refused, also after a refresh; check the Partner Portal "
+                    "credentials and that the token is for https://cloudpartner.azure.com)")
+        elif status == 403:
+            msg += (" (this identity has no access to the publisher: add the Azure AD "
+                    "application in Partner Center, Account settings > User management, and "
+                    "check the publisherId)")
+        if cls is Throttled:
+            retry_after = parse_retry_after(resp.headers.get("Retry-After"), self._wall())
+            return Throttled(msg, retry_after=retry_after, status=status, code=code,
+                             request_id=rid, body=text or None)
+        return cls(msg, status=status, code=code, request_id=rid, body=text or None)
+
+    def _json(self, resp: requests.Response, what: str) -> Any:
+        try:
+            return resp.json()
+        except ValueError:
+            raise MalformedResponse(
+                f"{what}: the portal answered {resp.status_code} with a body that is not JSON",
+                status=resp.status_code, request_id=_request_id(resp.headers),
+                body=resp.text[:2000] or None,
+            ) from None
+
+    def _pointer(self, resp: requests.Response, what: str) -> OperationRef:
+        try:
+            return parse_pointer(resp.headers, self.endpoint, api_version=self.api_version)
+        except PointerError as exc:
+            exc.status = resp.status_code
+            exc.request_id = _request_id(resp.headers)
+            exc.message = f"{what}: {exc.message}"
+            exc.args = (exc.message,)
+            raise
+
+    # -- API ----------------------------------------------------------------------------
+
+    def go_live(self, publisher_id: str, offer_id: str) -> OperationRef:
+        """POST golive: start pushing the previewed offer to production (202 + pointer)."""
+        url = self._url(self._offer_path(publisher_id, offer_id) + "/golive")
+        resp = self._request("POST", url)
+        return self._pointer(resp, "go-live")
+
+    def publish(self, publisher_id: str, offer_id: str, emails: str | None = None) -> OperationRef:
+        """POST publish: start publishing to preview (202 + pointer)."""
+        url = self._url(self._offer_path(publisher_id, offer_id) + "/publish")
+        metadata = {"notification-emails": emails} if emails else {}
+        resp = self._request("POST", url, body={"metadata": metadata})
+        return self._pointer(resp, "publish")
+
+    def cancel(self, publisher_id: str, offer_id: str) -> OperationRef | None:
+        """POST cancel: None when cancelled at once (200), a pointer when it runs on (202)."""
+        url = self._url(self._offer_path(publisher_id, offer_id) + "/cancel")
+        resp = self._request("POST", url, body={"metadata": {}})
+        if resp.status_code == 202:
+            return self._pointer(resp, "cancel")
+        return None
+
+    def get_offer(self, publisher_id: str, offer_id: str) -> dict[str, Any]:
+        """GET the offer (draft slot, latest version)."""
+        resp = self._request("GET", self._url(self._offer_path(publisher_id, offer_id)))
+        data = self._json(resp, "get offer")
+        if not isinstance(data, dict):
+            raise MalformedResponse("get offer: the answer is not a JSON object",
+                                    status=resp.status_code)
+        return data
+
+    def offer_status(self, publisher_id: str, offer_id: str) -> OfferStatus:
+        """GET the offer's publishing status."""
+        path = self._offer_path(publisher_id, offer_id) + "/status"
+        resp = self._request("GET", self._url(path))
+        try:
+            return OfferStatus.from_json(self._json(resp, "offer status"))
+        except ValueError as exc:
+            raise MalformedResponse(f"offer status: {exc}", status=resp.status_code,
+                                    request_id=_request_id(resp.headers)) from None
+
+    def list_operations(
+        self, publisher_id: str, offer_id: str, status: str | None = None
+    ) -> list[Submission]:
+        """GET the offer's operations (submissions), optionally only those in `status`.
+
+        The filter is also applied here, in case the service ignores it.
+        """
+        path = self._offer_path(publisher_id, offer_id) + "/submissions"
+        params = {"status": status} if status else None
+        resp = self._request("GET", self._url(path), params=params)
+        data = self._json(resp, "list operations")
+        if isinstance(data, dict):
+            data = data.get("value", data.get("items", data.get("submissions")))
+        if not isinstance(data, list):
+            raise MalformedResponse("list operations: the answer is not a JSON array",
+                                    status=resp.status_code,
+                                    request_id=_request_id(resp.headers))
+        subs: list[Submission] = []
+        for item in data:
+            try:
+                subs.append(Submission.from_json(item))
+            except ValueError:
+                log.debug("skipping unreadable submission %r", item)
+        if status:
+            wanted = OperationStatus.parse(status)
+            subs = [s for s in subs if s.state == wanted]
+        return subs
+
+    def get_operation(self, ref: OperationRef) -> tuple[Operation, float | None]:
+        """GET one operation; also the answer's Retry-After in seconds, if any."""
+        resp = self._request("GET", ref.url)
+        data = self._json(resp, f"operation {ref.operation_id}")
+        try:
+            op = Operation.from_json(data)
+        except ValueError as exc:
+            raise MalformedResponse(f"operation {ref.operation_id}: {exc}",
+                                    status=resp.status_code,
+                                    request_id=_request_id(resp.headers)) from None
+        retry_after = parse_retry_after(resp.headers.get("Retry-After"), self._wall())
+        return op, retry_after
+
+    def operation_ref(self, publisher_id: str, offer_id: str, operation_id: str) -> OperationRef:
+        """The canonical reference for an operation id learnt from `list_operations`."""
+        path = self._offer_path(publisher_id, offer_id)  # validates both ids
+        del path
+        op_id = validate_identifier("operationId", operation_id)
+        return canonical_ref(self.endpoint, publisher_id, offer_id, op_id, self.api_version)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__
+
+
+def _path_of(url: str) -> str:
+    return urlsplit(url).path or "/"

@@ -1,0 +1,308 @@
+"""When to poll next: a pure function of what the waiter has seen and the clock.
+
+Sans-IO so it can be tested exhaustively and shared by the sync and asyncio drivers. Rules,
+in order of precedence:
+
+1. Never sooner than allowed: the server's `Retry-After` (clamped), the process-wide throttle
+   gate, a minimum interval. Never past the deadline.
+2. After a transient failure, back off exponentially (with jitter).
+3. When the current step's progress gives an expected end T, sleep until shortly before T
+   (how shortly depends on how sure the estimate is), then poll tightly around T and back
+   off again if T passes. Long sleeps on an estimate are bounded by a fraction of the time
+   already waited (so an early failure is still noticed in proportion) and by `max_interval`.
+4. When the step's `estimatedTimeFrame` has a lower bound ("~2-5 days"), skip polls that
+   cannot see its end.
+5. Otherwise start fast and back off with jitter to `cap`.
+After a 429 anywhere in the process, every delay is multiplied by the gate's penalty.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field, replace
+
+from .models import Operation
+from .retry_after import clamp
+from .throttle import GLOBAL_THROTTLE, GateView, ThrottleGate
+from .timeframe import TimeFrame
+
+__all__ = [
+    "GLOBAL_THROTTLE",
+    "Estimate",
+    "GateView",
+    "PollSchedule",
+    "PollState",
+    "ThrottleGate",
+]
+
+_MAX_HORIZON = 60 * 86400.0  # an estimate further out than this is not believed
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """When the current step should end: between `lo` and `hi` (clock seconds).
+
+    `tick` is the window in which the step's progress should next move up one unit; polling
+    in its middle pins the phase of the progress counter, which narrows [lo, hi] at the cost
+    of one request and no detection delay.
+    """
+
+    lo: float
+    hi: float
+    tick: tuple[float, float] | None = None
+    slowest: float = math.inf  # seconds per unit of progress at the slowest plausible pace
+
+    @property
+    def at(self) -> float:
+        return (self.lo + self.hi) / 2.0
+
+    @property
+    def uncertainty(self) -> float:
+        return (self.hi - self.lo) / 2.0
+
+
+_MAX_SAMPLES = 24
+_GRID = 48
+
+
+def fit_linear_progress(
+    samples: tuple[tuple[float, float], ...], start_after: float | None = None
+) -> Estimate | None:
+    """Bounds on the end of a step whose whole-number progress grows linearly with time.
+
+    A reading p at time t says p <= (t - a) / u < p + 1 for the step's start a and its pace u
+    (seconds per percent); `start_after` says a > start_after (the step was not running at
+    our previous look). Readings bound u pairwise and against the start; scanning u over
+    that range gives the feasible starts a, hence the feasible end a + 100 u. Readings no
+    straight line explains (progress that jumps back, or a rise too fast for the time) give
+    None, and the schedule falls back to plain backoff.
+    """
+    if not samples:
+        return None
+    t_last, p_last = samples[-1]
+    if p_last >= 100.0:
+        return Estimate(lo=t_last, hi=t_last)
+    r_lo, r_hi = 0.0, math.inf  # percent per second
+    for i, (ti, pi) in enumerate(samples):
+        if start_after is not None and ti > start_after:
+            r_lo = max(r_lo, pi / (ti - start_after))
+        for tj, pj in samples[i + 1:]:
+            dt = tj - ti
+            if dt <= 0:
+                continue
+            r_lo = max(r_lo, (pj - pi - 1.0) / dt)
+            r_hi = min(r_hi, (pj - pi + 1.0) / dt)
+    if not (r_lo > 0.0 and r_hi > r_lo):
+        return None  # no pace measurable yet, or not a straight line
+    u_lo, u_hi = (0.0 if math.isinf(r_hi) else 1.0 / r_hi), 1.0 / r_lo
+    floor_a = -math.inf if start_after is None else start_after
+    lo = hi = tick_lo = tick_hi = math.nan
+    next_tick = math.floor(p_last) + 1.0
+    for k in range(_GRID + 1):
+        # Open bounds: stay a hair inside them.
+        u = u_lo + (u_hi - u_lo) * (0.001 + 0.998 * k / _GRID)
+        a_lo = max(floor_a, *(t - (p + 1.0) * u for t, p in samples))
+        a_hi = min(t - p * u for t, p in samples)
+        if a_lo >= a_hi:
+            continue
+        end_lo, end_hi = a_lo + 100.0 * u, a_hi + 100.0 * u
+        lo = end_lo if math.isnan(lo) else min(lo, end_lo)
+        hi = end_hi if math.isnan(hi) else max(hi, end_hi)
+        k_lo, k_hi = a_lo + next_tick * u, a_hi + next_tick * u
+        tick_lo = k_lo if math.isnan(tick_lo) else min(tick_lo, k_lo)
+        tick_hi = k_hi if math.isnan(tick_hi) else max(tick_hi, k_hi)
+    if math.isnan(lo) or hi - t_last > _MAX_HORIZON:
+        return None
+    lo = max(lo, t_last)  # it was still running at the last reading
+    hi = max(hi, lo)
+    tick = (max(tick_lo, t_last), tick_hi) if next_tick < 100.0 and tick_hi > t_last else None
+    return Estimate(lo=lo, hi=hi, tick=tick, slowest=u_hi)
+
+
+@dataclass(frozen=True)
+class PollState:
+    """Everything the schedule needs to know; updated by `observe` / `failed` / `with_gate`."""
+
+    started: float
+    deadline: float | None = None
+    seed: int = 0
+    polls: int = 0
+    errors: int = 0
+    last_at: float | None = None
+    last_seen_at: float | None = None
+    retry_after: float | None = None
+    gate: GateView = field(default_factory=GateView)
+    step_key: str | None = None
+    step_since: float | None = None
+    samples: tuple[tuple[float, float], ...] = ()
+    frame: TimeFrame | None = None
+
+    @classmethod
+    def start(cls, now: float, *, deadline: float | None = None, seed: int = 0) -> PollState:
+        return cls(started=now, deadline=deadline, seed=seed)
+
+    def with_gate(self, gate: GateView) -> PollState:
+        return replace(self, gate=gate)
+
+    def failed(self, now: float, retry_after: float | None = None) -> PollState:
+        """A poll that got no usable answer (transient error or 429)."""
+        return replace(self, errors=self.errors + 1, last_at=now, retry_after=retry_after)
+
+    def observe(self, operation: Operation, now: float, retry_after: float | None = None
+                ) -> PollState:
+        """A poll that got an answer: track the current step and its progress readings."""
+        step = operation.current_step
+        key = None
+        if step is not None:
+            index = operation.steps.index(step)
+            state = step.status.value if step.status.is_active else "pending"
+            key = f"{index}:{step.id or step.step_name or ''}:{state}"
+        percent = step.progress_percentage if step is not None else None
+        if percent is not None and not (math.isfinite(percent) and 0.0 <= percent <= 100.0):
+            percent = None
+        if step is None or not step.status.is_active:
+            percent = None  # a step not yet running says nothing about a rate
+        base = replace(self, polls=self.polls + 1, errors=0, last_at=now, last_seen_at=now,
+                       retry_after=retry_after)
+        sample = ((now, percent),) if percent is not None else ()
+        if key != self.step_key:
+            active = step is not None and step.status.is_active
+            return replace(
+                base,
+                step_key=key,
+                # It began after our previous look (unknown on the first look).
+                step_since=self.last_seen_at if active else None,
+                samples=sample,
+                frame=step.time_frame if active and step is not None else None,
+            )
+        if not sample:
+            return base
+        if self.samples and sample[0][1] < self.samples[-1][1]:
+            return replace(base, samples=sample)  # progress went backwards: measure again
+        kept = self.samples
+        if len(kept) >= _MAX_SAMPLES:
+            kept = (kept[0], *kept[-(_MAX_SAMPLES - 2):])
+        return replace(base, samples=(*kept, *sample))
+
+    def estimate(self) -> Estimate | None:
+        """When the current step should end, if its progress readings say."""
+        return fit_linear_progress(self.samples, self.step_since)
+
+
+def _unit(seed: int, *salt: object) -> float:
+    """A deterministic uniform [0, 1) from the state: jitter without hidden randomness."""
+    return random.Random(f"{seed}:{':'.join(map(str, salt))}").random()
+
+
+@dataclass(frozen=True)
+class PollSchedule:
+    """Tunables of the waiter (seconds). Pure: `next_delay(state, now)` has no side effects."""
+
+    initial: float = 1.0
+    factor: float = 1.5
+    cap: float = 60.0
+    jitter: float = 0.2
+    min_interval: float = 1.0
+    tight: float = 2.0
+    stretch: float = 0.1
+    max_interval: float = 600.0
+    retry_after_min: float = 1.0
+    retry_after_max: float = 600.0
+    error_initial: float = 2.0
+    error_cap: float = 60.0
+    not_found_grace: float = 30.0
+    bisect_horizon: float = 20.0
+
+    def earliest(self, state: PollState) -> float:
+        """The first moment the next poll is allowed (Retry-After, gate, minimum interval)."""
+        t = -math.inf
+        if state.last_at is not None:
+            t = state.last_at + self.min_interval
+            if state.retry_after is not None:
+                ra = clamp(state.retry_after, self.retry_after_min, self.retry_after_max)
+                t = max(t, state.last_at + ra)
+        return max(t, state.gate.not_before)
+
+    def may_poll(self, state: PollState, now: float) -> bool:
+        return now >= self.earliest(state)
+
+    def _blind(self, state: PollState) -> float:
+        n = max(0, state.polls - 1)
+        base = min(self.cap, self.initial * self.factor ** min(n, 200))
+        return base * (1.0 - self.jitter * _unit(state.seed, "b", state.polls))
+
+    def _backoff(self, state: PollState) -> float:
+        base = min(self.error_cap, self.error_initial * 2.0 ** min(state.errors - 1, 60))
+        return base * (1.0 - self.jitter * _unit(state.seed, "e", state.polls, state.errors))
+
+    def _far(self, state: PollState, now: float) -> float:
+        """Longest single sleep an estimate may justify: proportional to the time waited."""
+        return max(self.cap, min(self.max_interval, self.stretch * max(0.0, now - state.started)))
+
+    def _planned(self, state: PollState, now: float) -> float:
+        if state.polls == 0 and state.errors == 0:
+            return 0.0
+        if state.errors:
+            return self._backoff(state)
+        blind = self._blind(state)
+        if state.step_since is not None:
+            # A step we saw begin: back off relative to its age, not to the whole wait, so
+            # a short step after a long one is not slept through.
+            blind = min(blind, max(self.tight, now - state.step_since))
+        est = state.estimate()
+        if est is not None:
+            planned = self._toward(est, state, now)
+            if len(state.samples) == 1:
+                # One reading of a new step: look again once even its slowest plausible
+                # pace has moved a few units, to measure the pace.
+                planned = min(planned, clamp(3.0 * est.slowest, self.tight, self.cap))
+            return planned
+        frame = state.frame
+        if (
+            frame is not None
+            and frame.low > 0
+            and state.step_since is not None
+            and now - state.step_since >= self.cap
+            and now + self._far(state, now) < state.step_since + frame.low
+        ):
+            # No usable progress, but the step cannot be over yet by its own estimate.
+            return self._far(state, now)
+        return blind
+
+    def _toward(self, est: Estimate, state: PollState, now: float) -> float:
+        """Delay when the step's end is expected in [est.lo, est.hi]."""
+        width = est.hi - est.lo
+        if now < est.lo - self.tight:
+            if width > 2.0 * self.tight and est.tick is not None:
+                # Pin the progress counter's phase with one poll mid-tick: narrows the end.
+                mid = (est.tick[0] + est.tick[1]) / 2.0
+                tick_width = est.tick[1] - est.tick[0]
+                if (
+                    tick_width > self.tight
+                    and now + self.min_interval <= mid < est.lo - self.tight
+                    and est.lo - now <= self.bisect_horizon * max(width, self.tight)
+                ):
+                    return mid - now
+            return min(est.lo - self.tight - now, self._far(state, now))
+        if now <= est.hi:
+            return clamp(width / 3.0, self.tight, self.cap)
+        return clamp((now - est.hi) / 2.0, self.tight, self.cap)
+
+    def next_delay(self, state: PollState, now: float) -> float:
+        """Seconds to sleep before the next poll: >= 0, never before `earliest`, never past the
+        deadline (when `earliest` is past the deadline, the delay ends at the deadline and
+        `may_poll` is false there)."""
+        planned = self._planned(state, now)
+        if state.errors == 0:
+            planned *= state.gate.penalty
+        planned = min(planned, max(self.max_interval, self.retry_after_max))
+        at = now + max(0.0, planned)
+        earliest = self.earliest(state)
+        if state.gate.not_before > now:
+            spread = state.gate.spread * _unit(state.seed, "g", state.polls, state.errors)
+            earliest = max(earliest, state.gate.not_before + spread)
+        at = max(at, earliest)
+        if state.deadline is not None:
+            at = min(at, max(state.deadline, now))
+        return max(0.0, at - now)

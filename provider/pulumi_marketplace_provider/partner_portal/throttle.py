@@ -1,0 +1,100 @@
+"""A process-wide throttle gate: one 429 slows every waiter in the process, not just its own.
+
+All waiters share one Partner Portal quota, so when any request is refused with 429 every
+poll in the process waits until the server's `Retry-After` has passed (spread out a little so
+they do not all return at once) and polls less often for a while afterwards.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+
+from .retry_after import clamp
+
+__all__ = ["GLOBAL_THROTTLE", "GateView", "ThrottleGate"]
+
+
+@dataclass(frozen=True)
+class GateView:
+    """A snapshot of the gate as one waiter sees it at one moment (pure data for the schedule)."""
+
+    not_before: float = -math.inf
+    penalty: float = 1.0
+    spread: float = 0.0
+
+
+_OPEN = GateView()
+
+
+class ThrottleGate:
+    """Thread-safe. Times are in the caller's clock; readers on another clock ignore them."""
+
+    def __init__(
+        self,
+        *,
+        default_retry_after: float = 5.0,
+        min_retry_after: float = 1.0,
+        max_retry_after: float = 600.0,
+        max_penalty: float = 8.0,
+        penalty_window: float = 120.0,
+        max_spread: float = 30.0,
+    ) -> None:
+        self.default_retry_after = default_retry_after
+        self.min_retry_after = min_retry_after
+        self.max_retry_after = max_retry_after
+        self.max_penalty = max_penalty
+        self.penalty_window = penalty_window
+        self.max_spread = max_spread
+        self._lock = threading.Lock()
+        self._not_before = -math.inf
+        self._penalty = 1.0
+        self._penalty_until = -math.inf
+        self._spread = 0.0
+        self.refusals = 0
+
+    def note_429(self, retry_after: float | None, now: float) -> None:
+        """Record a refusal at `now` with the server's Retry-After seconds (None: a default)."""
+        wait = clamp(
+            self.default_retry_after if retry_after is None else retry_after,
+            self.min_retry_after,
+            self.max_retry_after,
+        )
+        with self._lock:
+            self.refusals += 1
+            self._not_before = max(self._not_before, now + wait)
+            self._spread = min(self.max_spread, max(self._spread, wait / 2))
+            active = now < self._penalty_until
+            self._penalty = min(self.max_penalty, self._penalty * 2 if active else 2.0)
+            self._penalty_until = max(self._penalty_until, now + max(self.penalty_window, 4 * wait))
+
+    def not_before(self) -> float:
+        """No request should be sent before this time (the caller's clock)."""
+        with self._lock:
+            return self._not_before
+
+    def snapshot(self, now: float) -> GateView:
+        """What the gate asks of a waiter polling at `now`."""
+        with self._lock:
+            not_before, penalty = self._not_before, self._penalty
+            until, spread = self._penalty_until, self._spread
+        horizon = self.max_retry_after + 1.0
+        if not_before - now > horizon or until - now > max(self.penalty_window, 4 * horizon) + 1:
+            return _OPEN  # noted on another clock (e.g. a scaled one): not ours to honour
+        if now >= until:
+            penalty = 1.0
+        if not_before <= now and penalty == 1.0:
+            return _OPEN
+        return GateView(not_before=not_before, penalty=penalty, spread=spread)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._not_before = -math.inf
+            self._penalty = 1.0
+            self._penalty_until = -math.inf
+            self._spread = 0.0
+            self.refusals = 0
+
+
+GLOBAL_THROTTLE = ThrottleGate()

@@ -1,0 +1,251 @@
+"""Wait on a long-running operation: poll per the schedule until it ends, as a procedure.
+
+The procedure yields `Call`/`Sleep` effects (see `procedure`), so the dynamic host runs it
+in a thread and the plugin as an asyncio task. It retries transient failures inside the
+deadline, feeds 429s to the process-wide throttle gate, reports progress, and ends with the
+succeeded operation or an error that carries the portal's own words and what to do next.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..procedure import Call, Clock, Procedure, Sleep
+from .client import PortalClient
+from .errors import (
+    NotFound,
+    OperationCanceled,
+    OperationFailed,
+    PortalError,
+    Throttled,
+    WaitTimedOut,
+    is_transient,
+)
+from .models import Operation, OperationStatus, StepStatus
+from .pointers import OperationRef
+from .schedule import PollSchedule, PollState
+from .throttle import GLOBAL_THROTTLE, ThrottleGate
+
+__all__ = [
+    "DEFAULT_FAILED_ADVICE",
+    "Progress",
+    "describe_failure",
+    "poll_operation",
+    "wait_for_operation",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FAILED_ADVICE = (
+    "Fix what the messages describe (in Partner Center or in the offer), publish again if "
+    "the offer changed, then run `pulumi up` to start a new go-live."
+)
+DEFAULT_CANCELED_ADVICE = (
+    "The operation was canceled (in Partner Center or by a cancel request). Run `pulumi up` "
+    "to start it again when the offer is ready."
+)
+_MAX_MESSAGE_LINES = 20
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One progress report: what the operation is doing and how long we have waited."""
+
+    operation_id: str
+    status: str
+    step_name: str | None
+    percent: float | None
+    elapsed: float
+    message: str | None = None
+
+
+def describe_failure(operation: Operation, ref: OperationRef, *, what: str = "operation",
+                     advice: str | None = None) -> str:
+    """The error text for a failed/canceled operation: portal messages as text, id, next step."""
+    verb = "was canceled" if operation.status == OperationStatus.CANCELED else "failed"
+    lines = [f"The Partner Portal {what} {ref.operation_id} {verb} "
+             f"(status {operation.raw_status!r})."]
+    bad_steps = [s for s in operation.steps if s.status.is_bad
+                 or s.status in (StepStatus.FAILED, StepStatus.REJECTED)]
+    if bad_steps:
+        lines.append("Failed at step " + ", ".join(
+            f"'{s.name}' ({s.raw_status})" for s in bad_steps) + ".")
+    texts: list[str] = []
+    for step, message in operation.all_messages():
+        if not message.text:
+            continue
+        if step is not None and not (step.status.is_bad or (message.level or "").lower()
+                                     in ("error", "warning")):
+            continue
+        where = f"[{step.name}] " if step is not None else ""
+        level = f"{message.level}: " if message.level else ""
+        texts.append(f"  - {where}{level}{message.text}")
+    if texts:
+        lines.append("Portal messages:")
+        if len(texts) > _MAX_MESSAGE_LINES:
+            more = len(texts) - _MAX_MESSAGE_LINES
+            texts = [*texts[:_MAX_MESSAGE_LINES], f"  ... and {more} more"]
+        lines.extend(texts)
+    else:
+        lines.append("The portal gave no messages; see the offer's history in Partner Center.")
+    default = (DEFAULT_CANCELED_ADVICE if operation.status == OperationStatus.CANCELED
+               else DEFAULT_FAILED_ADVICE)
+    lines.append(f"Next: {advice or default}")
+    lines.append(f"Operation: {ref.url}")
+    return "\n".join(lines)
+
+
+def _progress(ref: OperationRef, op: Operation, elapsed: float, note: str | None
+              ) -> Progress:
+    step = op.current_step
+    message = note
+    if message is None and step is not None and step.messages:
+        message = step.messages[-1].text or None
+    return Progress(
+        operation_id=ref.operation_id,
+        status=op.status.value if op.status != OperationStatus.UNKNOWN else (op.raw_status or "?"),
+        step_name=step.name if step is not None else None,
+        percent=op.percent,
+        elapsed=elapsed,
+        message=message,
+    )
+
+
+def _report(on_progress: Callable[[Progress], None] | None, progress: Progress) -> None:
+    if on_progress is None:
+        return
+    try:
+        on_progress(progress)
+    except Exception:  # a broken progress display must not break the wait
+        log.warning("progress callback failed", exc_info=True)
+
+
+def poll_operation(
+    client: PortalClient,
+    ref: OperationRef,
+    *,
+    clock: Clock,
+    deadline: float | None,
+    on_progress: Callable[[Progress], None] | None = None,
+    schedule: PollSchedule | None = None,
+    throttle: ThrottleGate = GLOBAL_THROTTLE,
+    until: Callable[[Operation], bool] | None = None,
+    what: str = "operation",
+    advice: str | None = None,
+) -> Procedure[Operation]:
+    """Poll `ref` until `until(op)` holds or it ends; failed/canceled ends raise.
+
+    Returns the operation that satisfied `until`, else the succeeded one. Raises
+    OperationFailed / OperationCanceled (with the portal's messages), WaitTimedOut when the
+    deadline passes, or the client's error for a failure retrying cannot fix.
+    """
+    sched = schedule or PollSchedule()
+    start = clock.now()
+    state = PollState.start(start, deadline=deadline, seed=random.getrandbits(32))
+    last_op: Operation | None = None
+    last_error: PortalError | None = None
+
+    def timed_out() -> WaitTimedOut:
+        status = last_op.raw_status if last_op is not None else "unknown"
+        why = f"; last error: {last_error}" if last_error is not None and last_op is None else ""
+        return WaitTimedOut(
+            f"the {what} {ref.operation_id} had not ended when the wait limit passed "
+            f"(last status {status!r}{why}); it may still be running. Waiting again resumes "
+            f"on the same operation.",
+            operation_id=ref.operation_id,
+            last=last_op,
+            ref=ref,
+        )
+
+    while True:
+        now = clock.now()
+        state = state.with_gate(throttle.snapshot(now))
+        delay = sched.next_delay(state, now)
+        if delay > 0:
+            yield Sleep(delay)
+            now = clock.now()
+            state = state.with_gate(throttle.snapshot(now))
+        if deadline is not None and now >= deadline:
+            # One last look at the deadline, if allowed and not already taken there.
+            polled_since = state.last_at is not None and state.last_at >= deadline
+            if polled_since or not sched.may_poll(state, now):
+                raise timed_out()
+        try:
+            op, retry_after = yield Call(lambda: client.get_operation(ref))
+        except Throttled as exc:
+            now = clock.now()
+            throttle.note_429(exc.retry_after, now)
+            last_error = exc
+            state = state.failed(now, exc.retry_after)
+            log.info("%s %s: throttled (429), retry after %s", what, ref.operation_id,
+                     exc.retry_after)
+            _report(on_progress, _retry_progress(ref, last_op, now - start, exc))
+            continue
+        except NotFound as exc:
+            now = clock.now()
+            if now - start > sched.not_found_grace:
+                raise
+            # Just created: the portal may not list it yet.
+            last_error = exc
+            state = state.failed(now, None)
+            continue
+        except PortalError as exc:
+            if not is_transient(exc):
+                raise
+            now = clock.now()
+            last_error = exc
+            state = state.failed(now, None)
+            log.info("%s %s: transient failure (%s), retrying", what, ref.operation_id, exc)
+            _report(on_progress, _retry_progress(ref, last_op, now - start, exc))
+            continue
+        now = clock.now()
+        last_op, last_error = op, None
+        state = state.observe(op, now, retry_after)
+        _report(on_progress, _progress(ref, op, now - start, None))
+        if until is not None and until(op):
+            return op
+        if op.status == OperationStatus.SUCCEEDED:
+            return op
+        if op.status == OperationStatus.CANCELED:
+            raise OperationCanceled(describe_failure(op, ref, what=what, advice=advice),
+                                    operation=op, operation_id=ref.operation_id, ref=ref)
+        if op.status == OperationStatus.FAILED:
+            raise OperationFailed(describe_failure(op, ref, what=what, advice=advice),
+                                  operation=op, operation_id=ref.operation_id, ref=ref)
+        if deadline is not None and now >= deadline:
+            raise timed_out()
+
+
+def _retry_progress(ref: OperationRef, last: Operation | None, elapsed: float,
+                    exc: PortalError) -> Progress:
+    status = last.status.value if last is not None else "unknown"
+    step = last.current_step if last is not None else None
+    reason = f"HTTP {exc.status}" if exc.status is not None else type(exc).__name__
+    return Progress(
+        operation_id=ref.operation_id,
+        status=status,
+        step_name=step.name if step is not None else None,
+        percent=last.percent if last is not None else None,
+        elapsed=elapsed,
+        message=f"portal did not answer ({reason}); retrying",
+    )
+
+
+def wait_for_operation(
+    client: PortalClient,
+    ref: OperationRef,
+    *,
+    clock: Clock,
+    deadline: float | None,
+    on_progress: Callable[[Progress], None] | None = None,
+    schedule: PollSchedule | None = None,
+    throttle: ThrottleGate = GLOBAL_THROTTLE,
+) -> Procedure[Operation]:
+    """Wait until the operation succeeds; raise OperationFailed/OperationCanceled/WaitTimedOut."""
+    return (yield from poll_operation(
+        client, ref, clock=clock, deadline=deadline, on_progress=on_progress,
+        schedule=schedule, throttle=throttle,
+    ))

@@ -1,0 +1,234 @@
+"""Procedures: multi-step I/O logic written once, run by a sync or an asyncio driver.
+
+A procedure is a generator that yields effects (`Call` one blocking step, `Sleep` on the
+clock) and returns a result. The dynamic host runs provider methods in threads, so it uses
+`run_sync`; the gRPC plugin must hold no thread while an offer waits, so it uses `run_async`.
+Both drive the same generator, so the rules (waiting, exactly-once go-live) live in one place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import threading
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Generic, Protocol, TypeVar
+
+__all__ = [
+    "Call",
+    "Cancelled",
+    "Clock",
+    "Effect",
+    "Procedure",
+    "ScaledClock",
+    "Sleep",
+    "SystemClock",
+    "run_async",
+    "run_sync",
+]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Call(Generic[T]):
+    """One blocking I/O step; its result is sent back, its exception thrown in."""
+
+    fn: Callable[[], T]
+
+
+@dataclass(frozen=True)
+class Sleep:
+    """Wait on the driver's clock; cancellable."""
+
+    seconds: float
+
+
+Effect = Call[Any] | Sleep
+Procedure = Generator[Effect, Any, R]
+
+
+class Cancelled(Exception):
+    """The sync driver was asked to stop (its cancel event was set)."""
+
+
+class Clock(Protocol):
+    """Time as procedures and schedules see it; scaled in tests and benchmarks."""
+
+    def now(self) -> float:
+        """Monotonic-ish seconds, for intervals and deadlines."""
+        ...
+
+    def wall(self) -> datetime:
+        """UTC wall time, for HTTP-date `Retry-After`."""
+        ...
+
+    def sleep(self, seconds: float, cancel: threading.Event | None = None) -> None:
+        """Block for `seconds`, returning early when `cancel` is set."""
+        ...
+
+    async def asleep(self, seconds: float) -> None:
+        """Await for `seconds`."""
+        ...
+
+
+class SystemClock:
+    """Real time."""
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    def wall(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+    def sleep(self, seconds: float, cancel: threading.Event | None = None) -> None:
+        if seconds <= 0:
+            return
+        if cancel is None:
+            time.sleep(seconds)
+        else:
+            cancel.wait(seconds)
+
+    async def asleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds))
+
+    def __repr__(self) -> str:
+        return "SystemClock()"
+
+
+class ScaledClock:
+    """Time that runs `scale` times faster than real time.
+
+    `now()` advances `scale` seconds per real second and sleeps last `seconds / scale` real
+    seconds, so a waiter and an emulator started with the same `--time-scale` share one
+    timeline. `wall()` starts at `epoch` (default: the real wall time at construction), so
+    anchor it to the emulator's own epoch when HTTP-date answers must line up.
+    """
+
+    def __init__(
+        self,
+        scale: float,
+        *,
+        epoch: datetime | None = None,
+        origin: float | None = None,
+    ) -> None:
+        if not scale > 0:
+            raise ValueError("scale must be positive")
+        self.scale = float(scale)
+        self._mono0 = time.monotonic()
+        self._wall0 = epoch if epoch is not None else datetime.now(timezone.utc)
+        self._origin = self._mono0 if origin is None else origin
+
+    def elapsed(self) -> float:
+        """Scaled seconds since construction."""
+        return (time.monotonic() - self._mono0) * self.scale
+
+    def now(self) -> float:
+        return self._origin + self.elapsed()
+
+    def wall(self) -> datetime:
+        return self._wall0 + timedelta(seconds=self.elapsed())
+
+    def sleep(self, seconds: float, cancel: threading.Event | None = None) -> None:
+        real = seconds / self.scale
+        if real <= 0:
+            return
+        if cancel is None:
+            time.sleep(real)
+        else:
+            cancel.wait(real)
+
+    async def asleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds / self.scale))
+
+    def __repr__(self) -> str:
+        return f"ScaledClock(scale={self.scale})"
+
+
+def run_sync(
+    proc: Procedure[R], *, clock: Clock, cancel: threading.Event | None = None
+) -> R:
+    """Drive `proc` on this thread. Raises `Cancelled` as soon as `cancel` is set.
+
+    A `Call` already in flight is not interrupted (HTTP timeouts bound it); sleeps are.
+    """
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        if cancel is not None and cancel.is_set():
+            proc.close()
+            raise Cancelled("cancelled")
+        try:
+            effect = proc.throw(error) if error is not None else proc.send(value)
+        except StopIteration as stop:
+            return stop.value
+        value, error = None, None
+        if isinstance(effect, Sleep):
+            clock.sleep(effect.seconds, cancel)
+        elif isinstance(effect, Call):
+            try:
+                value = effect.fn()
+            except Exception as exc:  # thrown into the procedure, which decides
+                error = exc
+        else:
+            proc.close()
+            raise TypeError(f"procedure yielded {effect!r}, not Call or Sleep")
+
+
+_POOL_LOCK = threading.Lock()
+_POOL: concurrent.futures.ThreadPoolExecutor | None = None
+_POOL_WORKERS = 8
+
+
+def _default_executor() -> concurrent.futures.ThreadPoolExecutor:
+    """A bounded pool shared by every async procedure in the process, made on first use."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = concurrent.futures.ThreadPoolExecutor(
+                max_workers=_POOL_WORKERS, thread_name_prefix="portal-io"
+            )
+        return _POOL
+
+
+async def run_async(
+    proc: Procedure[R],
+    *,
+    clock: Clock,
+    executor: concurrent.futures.Executor | None = None,
+) -> R:
+    """Drive `proc` on the running loop: Calls in a bounded pool, Sleeps on `clock.asleep`.
+
+    Task cancellation stops at once: the generator is closed (its `finally` blocks run) and
+    `asyncio.CancelledError` propagates; a Call already in a pool thread finishes unobserved.
+    """
+    loop = asyncio.get_running_loop()
+    pool = executor if executor is not None else _default_executor()
+    value: Any = None
+    error: BaseException | None = None
+    try:
+        while True:
+            try:
+                effect = proc.throw(error) if error is not None else proc.send(value)
+            except StopIteration as stop:
+                return stop.value
+            value, error = None, None
+            if isinstance(effect, Sleep):
+                await clock.asleep(effect.seconds)
+            elif isinstance(effect, Call):
+                try:
+                    value = await loop.run_in_executor(pool, effect.fn)
+                except Exception as exc:
+                    error = exc
+            else:
+                raise TypeError(f"procedure yielded {effect!r}, not Call or Sleep")
+    except BaseException:
+        proc.close()
+        raise

@@ -1,0 +1,234 @@
+"""Go live exactly once: look first, wait for the publish, reconcile lost answers by listing."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from pulumi_marketplace_provider.partner_portal import (
+    BadRequest,
+    GoLiveStart,
+    InvalidIdentifier,
+    OperationFailed,
+    OperationStatus,
+    PortalClient,
+    StaticToken,
+    WaitTimedOut,
+    cancel_go_live,
+    find_latest_go_live,
+    start_go_live,
+    wait_for_operation,
+)
+
+from .conftest import PUB, Portal, emulated
+
+GOLIVE = "goLive"
+
+
+def go(portal: Portal, offer: str, client: PortalClient | None = None,
+       deadline: float | None = None) -> GoLiveStart:
+    return portal.run(start_go_live(client or portal.client, PUB, offer, clock=portal.clock,
+                                    deadline=deadline or portal.deadline(),
+                                    throttle=portal.gate))
+
+
+@pytest.mark.parametrize("signoff", ["succeeded", "running"])
+@pytest.mark.parametrize("pointer", ["migrated", "nonMigrated", "absolute"])
+def test_offer_at_signoff_goes_live_with_one_post(portal: Portal, signoff: str,
+                                                  pointer: str) -> None:
+    offer = portal.offer("ready", state="signoff", signoff=signoff, pointer=pointer)
+    start = go(portal, offer)
+    assert not start.attached and not start.already_live and start.ref is not None
+    op = portal.run(wait_for_operation(portal.client, start.ref, clock=portal.clock,
+                                       deadline=portal.deadline(), throttle=portal.gate))
+    assert op.status is OperationStatus.SUCCEEDED
+    assert len(portal.golive_posts(offer)) == 1
+    assert len(portal.operations(offer, GOLIVE)) == 1
+
+
+def test_running_go_live_is_attached_to(portal: Portal) -> None:
+    offer = portal.offer("running", state="signoff")
+    first = portal.client.go_live(PUB, offer)
+    start = go(portal, offer)
+    assert start.attached and start.ref is not None
+    assert start.ref.operation_id == first.operation_id
+    assert len(portal.golive_posts(offer)) == 1
+
+
+@pytest.mark.parametrize("signoff", ["running", "succeeded"])
+def test_publish_in_progress_is_waited_for_until_signoff(portal: Portal, signoff: str) -> None:
+    offer = portal.offer("publishing", state="publishing", signoff=signoff)
+    publish = portal.operations(offer, "publish")[0]
+    steps_end = publish["internal"]["created"] + sum(
+        s["seconds"] for s in publish["internal"]["publishSteps"])
+    start = go(portal, offer)
+    assert not start.attached and start.ref is not None
+    posts = portal.golive_posts(offer)
+    assert len(posts) == 1 and posts[0]["status"] == 202
+    assert emulated(posts[0]) >= steps_end  # not before the publish reached sign-off
+    # ...and as soon as a poll saw it there: one look, one listing, the POST.
+    log = portal.requests()
+    after_end = [r for r in log if emulated(r) >= steps_end]
+    assert ["/operations/" in r["path"] for r in after_end[:1]] == [True]
+    assert [r["method"] for r in after_end[1:]] == ["GET", "POST"]
+    assert "/submissions" in after_end[1]["path"]
+
+
+def test_publish_that_fails_is_reported_and_nothing_goes_live(portal: Portal) -> None:
+    offer = portal.offer("pubfail", state="publishing", publishOutcome={
+        "result": "fail", "atStep": "displaycertify", "messages": ["Image <i>missing</i>."]})
+    with pytest.raises(OperationFailed) as info:
+        go(portal, offer)
+    assert "Image missing." in str(info.value) and "publish" in str(info.value)
+    assert portal.golive_posts(offer) == []
+
+
+def test_publish_not_at_signoff_by_the_deadline_times_out_without_posting(portal: Portal) -> None:
+    offer = portal.offer("pubslow", state="publishing")
+    with pytest.raises(WaitTimedOut, match="nothing was sent live"):
+        go(portal, offer, deadline=portal.deadline(20.0))
+    assert portal.golive_posts(offer) == []
+
+
+def test_live_offer_is_adopted_not_sent_live_again(portal: Portal) -> None:
+    offer = portal.offer("live", state="live")
+    go_live_op = portal.operations(offer, GOLIVE)[0]
+    start = go(portal, offer)
+    assert start.already_live and start.ref is not None
+    assert start.ref.operation_id == go_live_op["id"]
+    assert portal.golive_posts(offer) == []
+
+
+def test_live_offer_with_a_new_publish_at_signoff_goes_live_again(portal: Portal) -> None:
+    offer = portal.offer("relive", state="live")
+    pub_ref = portal.client.publish(PUB, offer)
+    start = go(portal, offer)  # waits for the new publish to reach sign-off, then posts
+    assert not start.already_live and start.ref is not None
+    assert start.ref.operation_id != pub_ref.operation_id
+    assert len(portal.golive_posts(offer)) == 1
+
+
+def test_draft_offer_gets_the_portals_400_whole_and_no_retry(portal: Portal) -> None:
+    offer = portal.offer("draft")
+    with pytest.raises(BadRequest) as info:
+        go(portal, offer)
+    assert info.value.body and info.value.body in str(info.value)
+    assert len(portal.golive_posts(offer)) == 1
+
+
+FAULTS: list[tuple[str, dict[str, Any]]] = [
+    ("status", {"status": 503}),
+    ("status", {"status": 500}),
+    ("status", {"status": 502}),
+    ("reset", {}),
+    ("drop", {}),
+    ("nopointer", {}),
+    ("delay", {"delay": 1.0}),
+]
+
+
+@pytest.mark.parametrize(("kind", "extra"), FAULTS, ids=[f"{k}{e}" for k, e in FAULTS])
+def test_lost_post_answers_never_start_a_second_go_live(portal: Portal, kind: str,
+                                                        extra: dict[str, Any]) -> None:
+    offer = portal.offer("lossy", state="signoff")
+    portal.admin.add_fault(kind, "/golive$", method="POST", **extra)
+    client = PortalClient(portal.emu.base_url, StaticToken(portal.emu.token),
+                          clock=portal.clock, timeout=(2.0, 0.3))
+    start = go(portal, offer, client=client)
+    assert start.ref is not None
+    golives = portal.operations(offer, GOLIVE)
+    assert len(golives) == 1 and golives[0]["id"] == start.ref.operation_id
+    if kind == "delay":
+        # The timed-out POST is still being served: let it finish before counting. It may
+        # have started the go-live (and a later POST was refused with 409, then attached to),
+        # or been refused itself: either way there is one go-live.
+        for _ in range(100):
+            if len(portal.golive_posts(offer)) >= 2 or not any(
+                    f["remaining"] for f in portal.admin.faults()):
+                break
+            time.sleep(0.05)
+        time.sleep(1.2)
+        posts = portal.golive_posts(offer)
+        assert 1 <= len(posts) <= 2 and len(portal.operations(offer, GOLIVE)) == 1
+        assert sorted(p["status"] for p in posts)[0] == 202
+        if len(posts) == 2:  # the loser was refused by the portal (409, or 400 if already live)
+            assert 400 <= sorted(p["status"] for p in posts)[1] < 500
+        return
+    posts = portal.golive_posts(offer)
+    assert sum(1 for p in posts if p["applied"]) == 1
+    if kind in ("drop", "nopointer"):
+        assert len(posts) == 1  # the POST reached the portal: it was never sent again
+    else:
+        # Refused before the portal acted: the operations were listed, then one re-POST.
+        assert len(posts) == 2
+        log = portal.requests()
+        between = [r for r in log if posts[0]["seq"] < r["seq"] < posts[1]["seq"]]
+        assert any("/submissions" in r["path"] for r in between)
+    op = portal.run(wait_for_operation(client, start.ref, clock=portal.clock,
+                                       deadline=portal.deadline(), throttle=portal.gate))
+    assert op.status is OperationStatus.SUCCEEDED
+
+
+def test_lost_answer_and_a_failing_listing_still_start_exactly_one(portal: Portal) -> None:
+    offer = portal.offer("lossy2", state="signoff")
+    portal.admin.add_fault("drop", "/golive$", method="POST")
+    portal.admin.add_fault("status", "/submissions", method="GET", status=503, skip=1, times=2)
+    start = go(portal, offer)
+    assert start.ref is not None
+    assert len(portal.golive_posts(offer)) == 1
+    assert len(portal.operations(offer, GOLIVE)) == 1
+
+
+def test_repeated_5xx_on_post_stops_after_a_bounded_number_of_attempts(portal: Portal) -> None:
+    offer = portal.offer("down", state="signoff")
+    portal.admin.add_fault("status", "/golive$", method="POST", status=503, times=None)
+    with pytest.raises(Exception, match="HTTP 503"):
+        go(portal, offer)
+    posts = portal.golive_posts(offer)
+    assert 2 <= len(posts) <= 8 and not any(p["applied"] for p in posts)
+    assert portal.operations(offer, GOLIVE) == []
+
+
+def test_find_latest_go_live(portal: Portal) -> None:
+    live = portal.offer("found", state="live")
+    ref = portal.run(find_latest_go_live(portal.client, PUB, live))
+    assert ref is not None and ref.operation_id == portal.operations(live, GOLIVE)[0]["id"]
+    assert portal.run(find_latest_go_live(portal.client, PUB, portal.offer("none"))) is None
+
+
+def test_cancel_a_running_go_live(portal: Portal) -> None:
+    offer = portal.offer("cancelme", state="signoff", goLiveSteps=[
+        {"id": "live", "stepName": "Live", "seconds": 600}])
+    ref = portal.client.go_live(PUB, offer)
+    op = portal.run(cancel_go_live(portal.client, PUB, offer, ref, clock=portal.clock,
+                                   throttle=portal.gate))
+    assert op is not None and op.status is OperationStatus.CANCELED
+    assert len(portal.requests("POST", "/cancel$")) == 1
+
+
+def test_cancel_that_takes_time_is_waited_out_and_found_without_a_ref(portal: Portal) -> None:
+    offer = portal.offer("slowcancel", state="signoff", cancelMode="async", cancelSeconds=60,
+                         goLiveSteps=[{"id": "live", "stepName": "Live", "seconds": 600}])
+    portal.client.go_live(PUB, offer)
+    op = portal.run(cancel_go_live(portal.client, PUB, offer, None, clock=portal.clock,
+                                   throttle=portal.gate))
+    assert op is not None and op.status is OperationStatus.CANCELED
+
+
+def test_cancel_when_nothing_runs_returns_none(portal: Portal) -> None:
+    offer = portal.offer("idle", state="live")
+    ref = portal.run(find_latest_go_live(portal.client, PUB, offer))
+    assert portal.run(cancel_go_live(portal.client, PUB, offer, ref, clock=portal.clock)) is None
+    assert portal.run(cancel_go_live(portal.client, PUB, offer, None, clock=portal.clock)) is None
+    assert portal.requests("POST") == []
+
+
+def test_invalid_ids_are_refused_before_any_request(portal: Portal) -> None:
+    for proc in (start_go_live(portal.client, PUB, "a/b", clock=portal.clock, deadline=None),
+                 find_latest_go_live(portal.client, "p?x", "o"),
+                 cancel_go_live(portal.client, PUB, "%2e", None)):
+        with pytest.raises(InvalidIdentifier):
+            portal.run(proc)
+    assert portal.requests() == []

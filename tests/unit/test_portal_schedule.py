@@ -1,0 +1,197 @@
+"""The pure poll schedule: invariants (hypothesis) and behaviour on simulated operations."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from pulumi_marketplace_provider.partner_portal import Operation, PollSchedule, PollState
+from pulumi_marketplace_provider.partner_portal.schedule import fit_linear_progress
+from pulumi_marketplace_provider.partner_portal.throttle import GateView
+
+SCHED = PollSchedule()
+
+
+def emulated_op(t: float, steps: list[tuple[str, float]]) -> Operation:
+    """An operation as the emulator renders it at time t (whole, floored percentages)."""
+    docs, cursor = [], 0.0
+    for step_id, seconds in steps:
+        a, b = cursor, cursor + seconds
+        cursor = b
+        if t >= b:
+            status, pct = "complete", 100
+        elif t >= a:
+            status, pct = "inProgress", int(min(99, (t - a) * 100 // (b - a)))
+        else:
+            status, pct = "notStarted", 0
+        docs.append({"id": step_id, "stepName": step_id, "status": status,
+                     "progressPercentage": pct, "messages": []})
+    return Operation.from_json({"status": "succeeded" if t >= cursor else "running",
+                                "steps": docs})
+
+
+def simulate(steps: list[tuple[str, float]], start: float = 0.0, seed: int = 1,
+             sched: PollSchedule = SCHED) -> tuple[int, float]:
+    """(polls, detection delay) of the schedule on a simulated operation (logical time)."""
+    total = sum(s for _, s in steps)
+    state, now, polls = PollState.start(start, seed=seed), start, 0
+    while True:
+        delay = sched.next_delay(state, now)
+        assert delay >= 0
+        now += delay
+        polls += 1
+        op = emulated_op(now, steps)
+        state = state.observe(op, now)
+        if op.is_terminal:
+            return polls, now - total
+        assert polls < 10_000
+
+
+def test_short_operation_is_noticed_quickly() -> None:
+    polls, late = simulate([("live", 10.0)])
+    assert late <= 2.5 and polls <= 10
+
+
+def test_long_operation_uses_few_requests_and_is_still_noticed_quickly() -> None:
+    polls, late = simulate([("prep", 3240.0), ("live", 7560.0)])
+    fixed_30s_polls = 10800 / 30
+    assert polls < fixed_30s_polls / 3
+    assert late <= 10.0
+
+
+@given(d=st.floats(min_value=5, max_value=20000), start=st.floats(min_value=0, max_value=5),
+       seed=st.integers(min_value=0, max_value=2**32))
+@settings(max_examples=40, deadline=None)
+def test_detection_delay_stays_bounded_on_linear_progress(d: float, start: float,
+                                                          seed: int) -> None:
+    polls, late = simulate([("a", d * 0.3), ("b", d * 0.7)], start=start, seed=seed)
+    assert late <= SCHED.cap + 1e-6
+    assert polls <= 30 + d / 30  # never worse than a fixed 30 s poll, plus a start-up allowance
+
+
+def test_blind_backoff_starts_fast_and_reaches_the_cap() -> None:
+    state, now, delays = PollState.start(0.0, seed=3), 0.0, []
+    flat = Operation.from_json({"status": "running"})
+    for _ in range(40):
+        d = SCHED.next_delay(state, now)
+        delays.append(d)
+        now += d
+        state = state.observe(flat, now)
+    assert delays[0] == 0.0
+    assert 0.5 <= delays[1] <= 2.0
+    assert all(b >= a * 0.7 for a, b in itertools.pairwise(delays[1:]))
+    assert max(delays) <= SCHED.cap and delays[-1] >= SCHED.cap * (1 - SCHED.jitter)
+
+
+def test_retry_after_is_honoured_and_clamped() -> None:
+    flat = Operation.from_json({"status": "running"})
+    state = PollState.start(0.0).observe(flat, 0.0, retry_after=45.0)
+    assert SCHED.next_delay(state, 0.0) >= 45.0
+    state = PollState.start(0.0).observe(flat, 0.0, retry_after=10**6)
+    assert SCHED.next_delay(state, 0.0) <= SCHED.retry_after_max + 1e-9
+    state = PollState.start(0.0).observe(flat, 0.0, retry_after=0.0)
+    assert SCHED.next_delay(state, 0.0) >= SCHED.retry_after_min
+
+
+def test_errors_back_off_exponentially_within_the_cap() -> None:
+    state, delays = PollState.start(0.0), []
+    for i in range(12):
+        state = state.failed(float(i))
+        delays.append(SCHED.next_delay(state, float(i)))
+    assert delays[0] <= SCHED.error_initial and delays[3] > delays[0] * 3
+    assert max(delays) <= SCHED.error_cap
+
+
+def test_the_gate_delays_and_slows_every_waiter() -> None:
+    flat = Operation.from_json({"status": "running"})
+    state = PollState.start(0.0)
+    for i in range(8):
+        state = state.observe(flat, float(i))
+    free = SCHED.next_delay(state, 8.0)
+    gated = state.with_gate(GateView(not_before=30.0, penalty=1.0, spread=0.0))
+    assert SCHED.next_delay(gated, 8.0) >= 22.0
+    slowed = state.with_gate(GateView(not_before=-math.inf, penalty=4.0))
+    assert SCHED.next_delay(slowed, 8.0) >= free * 3.9
+
+
+def test_fit_brackets_the_true_end() -> None:
+    true_start, rate = 12.3, 100 / 777.0  # %/s
+    samples = tuple((t, float(math.floor((t - true_start) * rate)))
+                    for t in (20.0, 31.0, 95.0, 300.0, 512.0))
+    est = fit_linear_progress(samples)
+    assert est is not None
+    assert est.lo - 1e-6 <= true_start + 777.0 <= est.hi + 1e-6
+    assert fit_linear_progress(((0.0, 5.0), (10.0, 5.0))) is None  # no rise: no rate
+    assert fit_linear_progress(((0.0, 0.0), (1.0, 50.0), (100.0, 51.0))) is None  # not a line
+
+
+samples_st = st.lists(st.tuples(st.floats(0, 1e5), st.floats(0, 100)), min_size=0, max_size=8)
+
+
+@st.composite
+def states(draw: st.DrawFn) -> tuple[PollState, float]:
+    started = draw(st.floats(min_value=0, max_value=1e6))
+    now = started + draw(st.floats(min_value=0, max_value=1e6))
+    last = draw(st.one_of(st.none(), st.floats(min_value=started, max_value=now)))
+    deadline = draw(st.one_of(st.none(), st.floats(min_value=0, max_value=3e6)))
+    gate = GateView(
+        not_before=draw(st.one_of(st.just(-math.inf), st.floats(min_value=0, max_value=3e6))),
+        penalty=draw(st.floats(min_value=1, max_value=8)),
+        spread=draw(st.floats(min_value=0, max_value=30)),
+    )
+    samples = tuple(sorted(draw(samples_st)))
+    state = PollState(
+        started=started, deadline=deadline, seed=draw(st.integers(0, 2**32)),
+        polls=draw(st.integers(0, 500)) if last is not None else 0,
+        errors=draw(st.integers(0, 60)) if last is not None else 0,
+        last_at=last,
+        retry_after=draw(st.one_of(st.none(), st.floats(min_value=0, max_value=1e7))),
+        gate=gate,
+        step_key="0:s:inProgress", step_since=last, samples=samples,
+    )
+    return state, now
+
+
+@given(states())
+@settings(max_examples=500)
+def test_invariants_never_too_soon_never_past_the_deadline(case: tuple[PollState, float]) -> None:
+    state, now = case
+    delay = SCHED.next_delay(state, now)
+    assert math.isfinite(delay) and delay >= 0
+    at = now + delay
+    earliest = SCHED.earliest(state)
+    if state.deadline is not None and now >= state.deadline:
+        assert delay == 0  # past the deadline: the waiter decides, the schedule never sleeps
+        return
+    if state.deadline is not None:
+        assert at <= state.deadline + 1e-6 * max(1.0, abs(state.deadline))
+    if state.deadline is None or earliest <= state.deadline:
+        assert at >= earliest - 1e-6 * max(1.0, abs(earliest))
+    else:
+        assert not SCHED.may_poll(state, at)
+
+
+@given(states())
+def test_may_poll_agrees_with_earliest(case: tuple[PollState, float]) -> None:
+    state, now = case
+    assume(state.deadline is None or SCHED.earliest(state) <= state.deadline)
+    at = now + SCHED.next_delay(state, now)
+    assert SCHED.may_poll(state, at + 1e-6)
+
+
+def test_a_steps_start_bounds_its_end_from_a_single_reading() -> None:
+    # Not running at t=40, 47% done at t=52: it started in (40, 52], so it ends by ~65.5.
+    est = fit_linear_progress(((52.0, 47.0),), start_after=40.0)
+    assert est is not None and 52.0 <= est.lo < 53.0 and 64.0 <= est.hi <= 66.0
+    assert fit_linear_progress(((52.0, 47.0),)) is None  # without the start: no pace at all
+
+
+def test_short_steps_after_long_ones_are_not_slept_through() -> None:
+    """The emulator's publish: 10 + 20 + 15 + 15 s; reaching sign-off is seen within a few s."""
+    steps = [("validate", 10.0), ("certify", 20.0), ("provision", 15.0), ("package", 15.0)]
+    for seed in range(10):
+        polls, late = simulate(steps, start=0.3, seed=seed)
+        assert late <= 5.0 and polls <= 25

@@ -1,0 +1,52 @@
+"""The process-wide throttle gate."""
+
+from __future__ import annotations
+
+import math
+import threading
+
+from pulumi_marketplace_provider.partner_portal import GLOBAL_THROTTLE, ThrottleGate
+
+
+def test_a_429_closes_the_gate_for_everyone_then_slows_them() -> None:
+    gate = ThrottleGate()
+    assert gate.snapshot(100.0).not_before == -math.inf
+    gate.note_429(20.0, 100.0)
+    view = gate.snapshot(101.0)
+    assert view.not_before == 120.0 and view.penalty == 2.0 and view.spread == 10.0
+    later = gate.snapshot(130.0)
+    assert later.penalty == 2.0  # still slowed after the gate opened
+    assert gate.snapshot(100.0 + 10_000).penalty == 1.0  # and back to normal in time
+
+
+def test_repeated_429s_raise_the_penalty_to_a_limit_and_clamp_retry_after() -> None:
+    gate = ThrottleGate()
+    for i in range(10):
+        gate.note_429(None, float(i))
+    assert gate.snapshot(10.0).penalty == gate.max_penalty
+    gate.reset()
+    gate.note_429(10**9, 0.0)
+    assert gate.not_before() == gate.max_retry_after
+    gate.note_429(-5, 0.0)
+    assert gate.not_before() == gate.max_retry_after
+
+
+def test_times_from_another_clock_are_ignored() -> None:
+    gate = ThrottleGate()
+    gate.note_429(30.0, 1e9)  # a scaled clock far ahead
+    assert gate.snapshot(50.0).not_before == -math.inf
+
+
+def test_thread_safe_counts_and_global_instance() -> None:
+    gate = ThrottleGate()
+    def hammer() -> None:
+        for _ in range(200):
+            gate.note_429(1.0, 0.0)
+
+    threads = [threading.Thread(target=hammer) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert gate.refusals == 1600
+    assert isinstance(GLOBAL_THROTTLE, ThrottleGate)
