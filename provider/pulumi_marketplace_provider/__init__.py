@@ -1,3 +1,3 @@
-"""pulumi-marketplace provider: Partner Portal client, LiveOffer lifecycle rules and the two Pulumi hosts."""
+"""pulumi-marketplace provider: Partner Portal client, LiveOffer lifecycle rules, two hosts."""
 
 __version__ = "0.1.0"
