@@ -18,9 +18,12 @@ from typing import Any
 import grpc
 from google.protobuf import json_format
 from google.protobuf.message import Message
-from google.rpc import status_pb2
 from pulumi.runtime._grpc_settings import _GRPC_CHANNEL_OPTIONS
-from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
+from pulumi.runtime.proto import (
+    provider_pb2,
+    provider_pb2_grpc,
+    status_pb2,  # the SDK ships google.rpc.Status itself
+)
 
 from .properties import from_struct
 

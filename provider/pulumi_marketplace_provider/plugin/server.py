@@ -17,8 +17,12 @@ from typing import Any, TypeVar
 
 import grpc
 from google.protobuf import empty_pb2, struct_pb2
-from google.rpc import status_pb2
-from pulumi.runtime.proto import plugin_pb2, provider_pb2, provider_pb2_grpc
+from pulumi.runtime.proto import (
+    plugin_pb2,
+    provider_pb2,
+    provider_pb2_grpc,
+    status_pb2,  # the SDK ships google.rpc.Status itself
+)
 
 from .. import __version__, live_offer
 from ..partner_portal import PortalClient, PortalError

@@ -21,13 +21,13 @@ from typing import Any
 
 import grpc
 from google.protobuf import empty_pb2, json_format, struct_pb2
-from google.rpc import status_pb2
 from pulumi.runtime.proto import (
     engine_pb2,
     engine_pb2_grpc,
     plugin_pb2,
     provider_pb2,
     provider_pb2_grpc,
+    status_pb2,  # the SDK ships google.rpc.Status itself
 )
 
 SIG_KEY = "4dabf18193072939515e22adb298388d"
