@@ -206,3 +206,24 @@ def test_the_token_never_reaches_state_or_answers(
     assert all(
         r["headers"].get("Authorization") == f"Bearer {canary}" for r in api_requests(fast_emulator)
     )
+
+
+def test_secret_inputs_stay_secret_in_outputs(
+    flavour: Flavour, fast_emulator: RunningEmulator, seed_offer: SeedOffer, tmp_path: Path
+) -> None:
+    offer = seed_offer()
+    with engine(flavour, fast_emulator, tmp_path) as eng:
+        result = eng.up(
+            [
+                flavour.resource(
+                    "live", publisherId=PUBLISHER, offerId=offer, triggers=Secret(["build-4711"])
+                )
+            ]
+        )
+        result.raise_for_failure()
+        outputs = outputs_of(eng, "live")
+    assert outputs["triggers"] == Secret(["build-4711"])
+    assert "build-4711" not in (tmp_path / "state.json").read_text()
+    create = result.calls("Create")[0]
+    if flavour.name == "plugin":  # the dynamic host never accepts secrets: the engine re-marks
+        assert "build-4711" not in plain_text(create.response)
