@@ -529,14 +529,29 @@ def delete(ctx: RunContext, id_: str, olds: Mapping[str, Any]) -> Procedure[str]
     publisher_id, offer_id = parse_resource_id(id_)
     ref = _ref_from_outputs(olds)
     try:
-        operation = yield from cancel_go_live(ctx.client, publisher_id, offer_id, ref)
+        limit = ctx.host_timeout_seconds
+        operation = yield from cancel_go_live(
+            ctx.client,
+            publisher_id,
+            offer_id,
+            ref,
+            clock=ctx.clock,
+            deadline=ctx.clock.now() + limit if limit else None,
+            on_progress=ctx.on_progress,
+        )
     except NotFound:
         return f"offer {id_} no longer exists in the Partner Portal; removed from the stack."
-    if operation is not None:
+    if operation is not None and operation.status != OperationStatus.SUCCEEDED:
+        op_id = ref.operation_id if ref else "found running"
         return (
-            f"offer {id_}: the go-live still in flight was cancelled (operation "
-            f"{ref.operation_id if ref else 'found running'} is now "
+            f"offer {id_}: the go-live still in flight was cancelled (operation {op_id} is now "
             f"{_status_name(operation.status)}). The offer did not go live."
+        )
+    went_live = operation is not None or olds.get("status") == SUCCEEDED
+    if not went_live:
+        return (
+            f"offer {id_}: no go-live was in flight (the recorded one is "
+            f"{olds.get('status') or 'unknown'}); removed from the stack, nothing was sent."
         )
     return (
         f"offer {id_} stays live: going live cannot be undone through the Partner Portal API. "
