@@ -168,6 +168,8 @@ def poll_operation(
             yield Sleep(delay)
             now = clock.now()
             state = state.with_gate(throttle.snapshot(now))
+            if state.gate.not_before > now and (deadline is None or now < deadline):
+                continue  # another wait met a 429 while this one slept: honour it too
         if deadline is not None and now >= deadline:
             # One last look at the deadline, if allowed and not already taken there.
             polled_since = state.last_at is not None and state.last_at >= deadline
