@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from typing import Any
+from typing import Any, TypeVar
 
 from pulumi.dynamic import (
     CheckFailure,
@@ -30,9 +30,11 @@ from pulumi.dynamic import (
 )
 
 from . import live_offer
-from .partner_portal import PortalClient, Progress
-from .procedure import SystemClock, run_sync
-from .settings import CONFIG_KEYS, NAMESPACE, ProviderSettings
+from .partner_portal import PortalClient, PortalError, Progress
+from .procedure import Clock, Procedure, SystemClock, run_sync
+from .settings import CONFIG_KEYS, NAMESPACE, ProviderSettings, SettingsError
+
+T = TypeVar("T")
 
 PROGRESS_INTERVAL_SECONDS = 30.0
 
@@ -55,6 +57,18 @@ class _StderrProgress:
             self._last_key, self._last_time = key, now
         line = f"{self._resource_id}: {live_offer.describe_progress(progress)}"
         print(f"info: {line}", file=sys.stderr, flush=True)
+
+
+def _run(proc: Procedure[T], clock: Clock) -> T:
+    """Run a lifecycle procedure; expected failures surface as their message alone.
+
+    The dynamic host reports any exception with its whole traceback. Re-raising here, without
+    the chain, keeps what the user reads to the portal's words and the next step.
+    """
+    try:
+        return run_sync(proc, clock=clock)
+    except (live_offer.LiveOfferError, PortalError, SettingsError) as exc:
+        raise live_offer.LiveOfferError(str(exc)) from None
 
 
 class LiveOfferProvider(ResourceProvider):
@@ -107,23 +121,23 @@ class LiveOfferProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = live_offer.LiveOfferInputs.from_wire(props)
         ctx = self._context(inputs.resource_id)
-        id_, outputs = run_sync(live_offer.create(ctx, props), clock=ctx.clock)
+        id_, outputs = _run(live_offer.create(ctx, props), ctx.clock)
         return CreateResult(id_, outputs)
 
     def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
         ctx = self._context(_id)
-        outputs = run_sync(live_offer.update(ctx, _olds, _news), clock=ctx.clock)
+        outputs = _run(live_offer.update(ctx, _olds, _news), ctx.clock)
         return UpdateResult(outputs)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         ctx = self._context(id_)
         olds = {k: v for k, v in props.items() if not k.startswith("__")}
-        new_id, outputs, inputs = run_sync(live_offer.read(ctx, id_, olds), clock=ctx.clock)
+        new_id, outputs, inputs = _run(live_offer.read(ctx, id_, olds), ctx.clock)
         if new_id is None:
             return ReadResult(None, {})
         return ReadResult(new_id, outputs, inputs)
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         ctx = self._context(_id)
-        message = run_sync(live_offer.delete(ctx, _id, _props), clock=ctx.clock)
+        message = _run(live_offer.delete(ctx, _id, _props), ctx.clock)
         print(f"info: {message}", file=sys.stderr, flush=True)

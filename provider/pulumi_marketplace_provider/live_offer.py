@@ -364,8 +364,7 @@ def _wait(
             operation=exc.operation,
         )
         raise GoLiveFailed(
-            f"offer {inputs.resource_id}: the Partner Portal ended go-live operation "
-            f"{ref.operation_id} as {failed['status']}.\n{exc}",
+            f"offer {inputs.resource_id} did not go live.\n{exc}",
             failed,
         ) from None
     except WaitTimedOut as exc:
