@@ -141,19 +141,7 @@ class LiveOfferServicer(provider_pb2_grpc.ResourceProviderServicer):
             ctx = self._context(urn, timeout, checkpoint)
             return await self._run(make(ctx))
         except live_offer.LiveOfferError as exc:
-            state = exc.outputs or (checkpoint or None)
-            if state is None:
-                await self._fail(context, str(exc), urn=urn)
-            else:
-                await self._fail_with_state(
-                    context,
-                    str(exc),
-                    urn=urn,
-                    id_=id_,
-                    outputs=state,
-                    inputs=inputs,
-                    secrets=secrets,
-                )
+            message, state = str(exc), exc.outputs or checkpoint
         except asyncio.CancelledError:
             if not self._cancel_requested:
                 raise
@@ -161,29 +149,14 @@ class LiveOfferServicer(provider_pb2_grpc.ResourceProviderServicer):
                 f"{id_}: cancelled while waiting. The go-live was not cancelled in the Partner "
                 f"Portal; run `pulumi up` again to resume waiting on the same operation."
             )
-            if checkpoint:
-                await self._fail_with_state(
-                    context,
-                    message,
-                    urn=urn,
-                    id_=id_,
-                    outputs=checkpoint,
-                    inputs=inputs,
-                    secrets=secrets,
-                )
-            await self._fail(context, message, urn=urn)
+            state = checkpoint
         except (PortalError, SettingsError, ValueError) as exc:
-            if checkpoint:
-                await self._fail_with_state(
-                    context,
-                    str(exc),
-                    urn=urn,
-                    id_=id_,
-                    outputs=checkpoint,
-                    inputs=inputs,
-                    secrets=secrets,
-                )
-            await self._fail(context, str(exc), urn=urn)
+            message, state = str(exc), checkpoint
+        if state:
+            await self._fail_with_state(
+                context, message, urn=urn, id_=id_, outputs=state, inputs=inputs, secrets=secrets
+            )
+        await self._fail(context, message, urn=urn)
         raise _Aborted  # context.abort raises; this line keeps type checkers honest
 
     # ----------------------------------------------------------------------------- identity

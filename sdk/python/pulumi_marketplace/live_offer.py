@@ -15,19 +15,7 @@ import pulumi
 from pulumi.dynamic import Resource
 
 from pulumi_marketplace_provider.dynamic import LiveOfferProvider
-
-_OUTPUT_NAMES = (
-    "operationId",
-    "operationUrl",
-    "status",
-    "submittedAt",
-    "finishedAt",
-    "offerVersion",
-    "publishingVersion",
-    "liveLinks",
-    "previewLinks",
-    "adopted",
-)
+from pulumi_marketplace_provider.live_offer import OUTPUT_KEYS
 
 
 @dataclass
@@ -112,7 +100,7 @@ class LiveOffer(Resource, module="marketplace", name="LiveOffer"):
             "waitForCompletion": wait_for_completion if wait_for_completion is not None else True,
             "waitTimeoutSeconds": wait_timeout_seconds,
         }
-        props.update({name: None for name in _OUTPUT_NAMES})
+        props.update({name: None for name in OUTPUT_KEYS})
         super().__init__(LiveOfferProvider(), resource_name, props, opts)
         # Outputs arrive under their wire names (operationId); offer the Pythonic names too.
         for wire_name in props:
