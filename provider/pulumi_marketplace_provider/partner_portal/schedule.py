@@ -8,7 +8,7 @@ in order of precedence:
 2. After a transient failure, back off exponentially (with jitter).
 3. When the current step's progress gives an expected end T, sleep until shortly before T
    (how shortly depends on how sure the estimate is), then poll tightly around T and back
-   off again if T passes. Long sleeps on an estimate are bounded by a fraction of the time
+   off again if T passes. Long sleeps on an estimate are bounded by a quarter of the time
    already waited (so an early failure is still noticed in proportion) and by `max_interval`.
 4. When the step's `estimatedTimeFrame` has a lower bound ("~2-5 days"), skip polls that
    cannot see its end.
@@ -205,7 +205,7 @@ class PollSchedule:
     jitter: float = 0.2
     min_interval: float = 1.0
     tight: float = 2.0
-    stretch: float = 0.1
+    stretch: float = 0.25
     max_interval: float = 600.0
     retry_after_min: float = 1.0
     retry_after_max: float = 600.0
