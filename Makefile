@@ -33,3 +33,21 @@ emulator: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+
+# Benchmarks on the local emulator: tables on stdout, figures in bench/results/ (see bench/README.md).
+.PHONY: bench bench-quick
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+bench-quick: $(STAMP)
+	$(PY) -m bench --quick
+
+# Chaos runs: seeded create/update/refresh/destroy through both providers while the emulator
+# injects faults and is restarted, and providers and the CLI are killed (tests/faults/chaos.py).
+# `make test` runs a bounded set; override e.g. `make chaos CHAOS_ARGS="--runs 20 -v"`.
+.PHONY: chaos
+CHAOS_ARGS ?= --runs 120
+
+chaos: $(STAMP)
+	$(PY) -m tests.faults.chaos $(CHAOS_ARGS)
