@@ -195,3 +195,20 @@ def test_short_steps_after_long_ones_are_not_slept_through() -> None:
     for seed in range(10):
         polls, late = simulate(steps, start=0.3, seed=seed)
         assert late <= 5.0 and polls <= 25
+
+
+def test_readings_stamped_late_still_give_an_estimate() -> None:
+    """Answers queued unevenly (stamped on arrival) can fit no exact line; allow the skew.
+
+    A step running 10 s -> 30 s at 5 %/s, read at 12.0, 13.0 and 14.0 s but stamped 0.5, 0
+    and 0.45 s late: no exact fit exists, the skewed one still brackets the true end.
+    """
+    from pulumi_marketplace_provider.partner_portal.schedule import fit_linear_progress
+
+    samples = ((12.5, 10.0), (13.0, 15.0), (14.45, 20.0))
+    assert fit_linear_progress(samples, 9.0) is None
+    state = PollState(started=0.0, step_since=9.0, samples=samples, polls=3, last_at=14.45,
+                      last_seen_at=14.45)
+    estimate = state.estimate()
+    assert estimate is not None
+    assert estimate.lo <= 30.0 <= estimate.hi

@@ -13,7 +13,8 @@ in order of precedence:
 4. When the step's `estimatedTimeFrame` has a lower bound ("~2-5 days"), skip polls that
    cannot see its end.
 5. Otherwise start fast and back off with jitter to `cap`.
-After a 429 anywhere in the process, every delay is multiplied by the gate's penalty.
+After a 429 anywhere in the process, no poll goes before the gate opens, and blind polls are
+thinned by the gate's penalty (by at most one `cap`).
 """
 
 from __future__ import annotations
@@ -63,11 +64,14 @@ class Estimate:
 
 
 _MAX_SAMPLES = 24
+READING_SKEW = 1.0  # seconds a reading may predate its time stamp (queueing, round trip)
 _GRID = 48
 
 
 def fit_linear_progress(
-    samples: tuple[tuple[float, float], ...], start_after: float | None = None
+    samples: tuple[tuple[float, float], ...],
+    start_after: float | None = None,
+    skew: float = 0.0,
 ) -> Estimate | None:
     """Bounds on the end of a step whose whole-number progress grows linearly with time.
 
@@ -77,6 +81,10 @@ def fit_linear_progress(
     that range gives the feasible starts a, hence the feasible end a + 100 u. Readings no
     straight line explains (progress that jumps back, or a rise too fast for the time) give
     None, and the schedule falls back to plain backoff.
+
+    `skew` allows each reading to have been taken up to that many seconds before its time
+    stamp (a sample is stamped when the answer arrives; the server read its progress earlier,
+    by a queueing delay that varies from request to request).
     """
     if not samples:
         return None
@@ -91,8 +99,9 @@ def fit_linear_progress(
             dt = tj - ti
             if dt <= 0:
                 continue
-            r_lo = max(r_lo, (pj - pi - 1.0) / dt)
-            r_hi = min(r_hi, (pj - pi + 1.0) / dt)
+            r_lo = max(r_lo, (pj - pi - 1.0) / (dt + skew))
+            if dt > skew:
+                r_hi = min(r_hi, (pj - pi + 1.0) / (dt - skew))
     if not (r_lo > 0.0 and r_hi > r_lo):
         return None  # no pace measurable yet, or not a straight line
     u_lo, u_hi = (0.0 if math.isinf(r_hi) else 1.0 / r_hi), 1.0 / r_lo
@@ -102,7 +111,7 @@ def fit_linear_progress(
     for k in range(_GRID + 1):
         # Open bounds: stay a hair inside them.
         u = u_lo + (u_hi - u_lo) * (0.001 + 0.998 * k / _GRID)
-        a_lo = max(floor_a, *(t - (p + 1.0) * u for t, p in samples))
+        a_lo = max(floor_a, *(t - skew - (p + 1.0) * u for t, p in samples))
         a_hi = min(t - p * u for t, p in samples)
         if a_lo >= a_hi:
             continue
@@ -186,8 +195,15 @@ class PollState:
         return replace(base, samples=(*kept, *sample))
 
     def estimate(self) -> Estimate | None:
-        """When the current step should end, if its progress readings say."""
-        return fit_linear_progress(self.samples, self.step_since)
+        """When the current step should end, if its progress readings say.
+
+        Readings stamped on arrival can disagree by a round trip's jitter; when no exact fit
+        exists, allow them `READING_SKEW` seconds before falling back to blind backoff.
+        """
+        exact = fit_linear_progress(self.samples, self.step_since)
+        if exact is not None or len(self.samples) < 2:
+            return exact
+        return fit_linear_progress(self.samples, self.step_since, skew=READING_SKEW)
 
 
 def _unit(seed: int, *salt: object) -> float:
@@ -270,6 +286,10 @@ class PollSchedule:
             return self._far(state, now)
         return blind
 
+    def _aimed(self, state: PollState) -> bool:
+        """Whether the next poll is aimed at an expected end (the step's progress fits)."""
+        return state.polls > 0 and state.estimate() is not None
+
     def _toward(self, est: Estimate, state: PollState, now: float) -> float:
         """Delay when the step's end is expected in [est.lo, est.hi]."""
         width = est.hi - est.lo
@@ -294,8 +314,11 @@ class PollSchedule:
         deadline (when `earliest` is past the deadline, the delay ends at the deadline and
         `may_poll` is false there)."""
         planned = self._planned(state, now)
-        if state.errors == 0:
-            planned *= state.gate.penalty
+        if state.errors == 0 and state.gate.penalty > 1.0 and not self._aimed(state):
+            # After a 429, blind polls thin out; by at most one cap, so a wait is never
+            # parked for minutes on a quota that has long recovered. A poll aimed at the
+            # expected end is not stretched: delaying it saves no request, only adds delay.
+            planned = min(planned * state.gate.penalty, planned + self.cap)
         planned = min(planned, max(self.max_interval, self.retry_after_max))
         at = now + max(0.0, planned)
         earliest = self.earliest(state)
