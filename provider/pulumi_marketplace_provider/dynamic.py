@@ -28,6 +28,7 @@ from pulumi.dynamic import (
     ResourceProvider,
     UpdateResult,
 )
+from pulumi.output import Unknown
 
 from . import live_offer
 from .partner_portal import PortalClient, PortalError, Progress
@@ -35,6 +36,19 @@ from .procedure import Clock, Procedure, SystemClock, run_sync
 from .settings import CONFIG_KEYS, NAMESPACE, ProviderSettings, SettingsError
 
 T = TypeVar("T")
+
+
+def _wire_unknowns(value: Any) -> Any:
+    """The dynamic host hands preview's unknown values over as `pulumi.output.Unknown`
+    objects; the lifecycle rules know unknowns by their wire sentinel, so translate."""
+    if isinstance(value, Unknown):
+        return live_offer.UNKNOWN
+    if isinstance(value, dict):
+        return {k: _wire_unknowns(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_wire_unknowns(v) for v in value]
+    return value
+
 
 PROGRESS_INTERVAL_SECONDS = 30.0
 
@@ -107,11 +121,11 @@ class LiveOfferProvider(ResourceProvider):
         )
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        inputs, failures = live_offer.check(_olds, news)
+        inputs, failures = live_offer.check(_wire_unknowns(_olds), _wire_unknowns(news))
         return CheckResult(inputs, [CheckFailure(f.property, f.reason) for f in failures])
 
     def diff(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> DiffResult:
-        decision = live_offer.diff(_olds, _news)
+        decision = live_offer.diff(_wire_unknowns(_olds), _wire_unknowns(_news))
         return DiffResult(
             changes=decision.changes,
             replaces=list(decision.replaces),

@@ -153,6 +153,12 @@ def parse_resource_id(id_: str) -> tuple[str, str]:
     return validate_identifier("publisherId", parts[0]), validate_identifier("offerId", parts[1])
 
 
+def _shown(value: Any) -> str:
+    """A wrong value as the message shows it: its repr, cut short (inputs can be huge)."""
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:77]}..."
+
+
 def _is_unknown(value: Any) -> bool:
     return isinstance(value, str) and value == UNKNOWN
 
@@ -206,7 +212,7 @@ def check(
     else:
         failures.append(
             CheckFailure(
-                "waitForCompletion", f"waitForCompletion must be true or false; got {wait!r}"
+                "waitForCompletion", f"waitForCompletion must be true or false; got {_shown(wait)}"
             )
         )
 
@@ -225,7 +231,7 @@ def check(
             CheckFailure(
                 "waitTimeoutSeconds",
                 f"waitTimeoutSeconds must be a number of seconds between 1 and "
-                f"{MAX_WAIT_TIMEOUT_SECONDS} (30 days); got {timeout!r}",
+                f"{MAX_WAIT_TIMEOUT_SECONDS} (30 days); got {_shown(timeout)}",
             )
         )
     else:

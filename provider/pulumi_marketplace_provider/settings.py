@@ -8,12 +8,14 @@ and builds the Partner Portal client from it. Secrets live only in memory and ne
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 from .partner_portal import PortalClient, token_provider_from_settings
+from .partner_portal.urls import is_loopback_host
 
 DEFAULT_ENDPOINT = "https://cloudpartner.azure.com"
 DEFAULT_API_VERSION = "2017-10-31"
@@ -29,19 +31,45 @@ ENV_FALLBACKS: dict[str, tuple[str, ...]] = {
     "clientSecret": ("AZURE_CLIENT_SECRET",),
     "useDefaultCredential": ("MARKETPLACE_USE_DEFAULT_CREDENTIAL",),
     "caBundle": ("MARKETPLACE_CA_BUNDLE",),
+    "allowInsecureHttp": ("MARKETPLACE_ALLOW_INSECURE_HTTP",),
 }
 SECRET_KEYS = frozenset({"accessToken", "clientSecret"})
 CONFIG_KEYS = tuple(ENV_FALLBACKS)
+FLAG_KEYS = frozenset({"useDefaultCredential", "allowInsecureHttp"})
+_API_VERSION = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
 
 
 class SettingsError(ValueError):
     """A configuration value is missing or malformed; the message names the key and the fix."""
 
 
-def _truthy(value: Any) -> bool:
+def _flag(key: str, value: Any, default: bool) -> bool:
+    """A true/false setting; anything else is refused rather than guessed."""
+    if value is None or value == "":
+        return default
     if isinstance(value, bool):
         return value
-    return str(value).strip().lower() in {"1", "true", "yes", "on"}
+    text = str(value).strip().lower() if isinstance(value, (str, int)) else None
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    shown = repr(value) if len(repr(value)) <= 40 else f"a {type(value).__name__}"
+    raise SettingsError(f"{NAMESPACE}:{key} must be true or false; got {shown}.")
+
+
+def _text(key: str, value: Any) -> str | None:
+    """A string setting (numbers are taken as their text); lists, objects... are refused."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    # The value itself is not shown: it may be a secret put under the wrong key.
+    raise SettingsError(f"{NAMESPACE}:{key} must be a string; got a {type(value).__name__}.")
 
 
 @dataclass(frozen=True)
@@ -56,6 +84,7 @@ class ProviderSettings:
     client_secret: str | None = field(default=None, repr=False)
     use_default_credential: bool = True
     ca_bundle: str | None = None
+    allow_insecure_http: bool = False
 
     @classmethod
     def from_config(
@@ -68,9 +97,22 @@ class ProviderSettings:
             value = config.get(f"{NAMESPACE}:{key}", config.get(key))
             if value is None or value == "":
                 value = next((env[n] for n in env_names if env.get(n)), None)
-            values[key] = value
+            values[key] = value if key in FLAG_KEYS else _text(key, value)
+        allow_insecure = _flag("allowInsecureHttp", values["allowInsecureHttp"], False)
+        use_chain = _flag("useDefaultCredential", values["useDefaultCredential"], True)
         endpoint = str(values["endpoint"] or DEFAULT_ENDPOINT).rstrip("/")
-        parts = urlsplit(endpoint)
+        try:
+            parts = urlsplit(endpoint)
+            host, _ = parts.hostname or "", parts.port
+        except ValueError:
+            raise SettingsError(
+                f"marketplace:endpoint is not a usable URL (bad host or port): {endpoint[:200]!r}."
+            ) from None
+        if "@" in parts.netloc:
+            raise SettingsError(
+                "marketplace:endpoint must not carry user information (user:password@host); "
+                "credentials go in marketplace:accessToken or the Azure AD settings."
+            )
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise SettingsError(
                 f"marketplace:endpoint must be an absolute http(s) URL such as "
@@ -82,16 +124,36 @@ class ProviderSettings:
                 f"marketplace:endpoint must be an origin only (scheme://host[:port]), without a "
                 f"path, query or fragment; got {endpoint!r}."
             )
-        use_chain = values["useDefaultCredential"]
+        if parts.scheme == "http" and not allow_insecure and not is_loopback_host(host):
+            raise SettingsError(
+                f"marketplace:endpoint {endpoint!r} uses plain http to a host that is not "
+                f"loopback, so the bearer token would travel unencrypted. Use https; plain http "
+                f"is only accepted for localhost/127.0.0.1/::1, or when "
+                f"marketplace:allowInsecureHttp is true."
+            )
+        api_version = values["apiVersion"] or DEFAULT_API_VERSION
+        if not _API_VERSION.fullmatch(api_version):
+            raise SettingsError(
+                f"marketplace:apiVersion must look like {DEFAULT_API_VERSION} (letters, digits, "
+                f"'.', '_', '-'); got {api_version[:80]!r}."
+            )
+        ca_bundle = values["caBundle"] or None
+        if ca_bundle is not None and not os.path.exists(ca_bundle):
+            raise SettingsError(
+                f"marketplace:caBundle {ca_bundle[:300]!r} does not exist; give the path of a "
+                f"PEM file (or directory) with the certificate authorities to trust, or unset "
+                f"it to use the system's."
+            )
         return cls(
             endpoint=endpoint,
-            api_version=str(values["apiVersion"] or DEFAULT_API_VERSION),
+            api_version=api_version,
             access_token=values["accessToken"] or None,
             tenant_id=values["tenantId"] or None,
             client_id=values["clientId"] or None,
             client_secret=values["clientSecret"] or None,
-            use_default_credential=True if use_chain is None else _truthy(use_chain),
-            ca_bundle=values["caBundle"] or None,
+            use_default_credential=use_chain,
+            ca_bundle=ca_bundle,
+            allow_insecure_http=allow_insecure,
         )
 
     def client(self) -> PortalClient:
@@ -108,4 +170,5 @@ class ProviderSettings:
             tokens,
             api_version=self.api_version,
             verify=self.ca_bundle or True,
+            allow_insecure_http=self.allow_insecure_http,
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import platform
+import re
 import threading
 import uuid
 from collections.abc import Mapping
@@ -20,6 +21,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
+import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -27,6 +29,7 @@ from .. import __version__
 from ..procedure import Clock
 from .credentials import TokenProvider
 from .errors import (
+    CredentialsUnavailable,
     MalformedResponse,
     PointerError,
     PortalError,
@@ -56,6 +59,14 @@ _REQUEST_ID_HEADERS = (
     "x-correlation-id",
 )
 _MAX_BODY = 64 * 1024
+# What may follow "Bearer " in a header: visible ASCII only (RFC 6750's b64token is a subset).
+_SENDABLE_TOKEN = re.compile(r"[\x21-\x7e]+")
+_TLS_ADVICE = (
+    "The server's certificate could not be verified (verification is never turned off). If the "
+    "endpoint uses a private or corporate certificate authority, set marketplace:caBundle (or "
+    "MARKETPLACE_CA_BUNDLE) to a PEM file holding that CA; also check that "
+    "marketplace:endpoint names the host the certificate was issued for."
+)
 
 
 class _Bearer(requests.auth.AuthBase):
@@ -84,7 +95,7 @@ def _error_fields(text: str) -> tuple[str | None, str | None]:
     """(code, message) from `{"error": {"code", "message"}}` and the usual variants."""
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         return None, None
     if isinstance(data, list) and len(data) == 1:
         data = data[0]
@@ -222,6 +233,14 @@ class PortalClient:
             data = b""
         for attempt in (0, 1):
             token = self._tokens.token()
+            if not _SENDABLE_TOKEN.fullmatch(token):
+                # requests would refuse it with an error that quotes the header, token included.
+                raise CredentialsUnavailable(
+                    "the bearer token contains whitespace, a line break or a non-ASCII "
+                    "character, so it cannot be sent in an Authorization header; check the "
+                    "value of marketplace:accessToken (or MARKETPLACE_ACCESS_TOKEN)",
+                    method=method, url=url,
+                )
             try:
                 resp = self._session().request(
                     method, url, params=params, data=data, headers=headers,
@@ -231,7 +250,7 @@ class PortalClient:
                 )
             except requests.exceptions.SSLError as exc:
                 raise TransportError(
-                    f"TLS failure talking to {self.endpoint}: {_first_line(exc)}",
+                    f"TLS failure talking to {self.endpoint}: {_first_line(exc)}. {_TLS_ADVICE}",
                     kind="tls", transient=False, method=method, url=url,
                 ) from None
             except requests.exceptions.Timeout as exc:
@@ -243,14 +262,18 @@ class PortalClient:
                 ) from None
             except (requests.exceptions.ConnectionError,
                     requests.exceptions.ChunkedEncodingError,
-                    requests.exceptions.ContentDecodingError) as exc:
+                    requests.exceptions.ContentDecodingError,
+                    # requests lets this one through unwrapped when it drains the body of a
+                    # redirect it will not follow (a 3xx cut short).
+                    urllib3.exceptions.HTTPError) as exc:
                 raise TransportError(
                     f"connection to {self.endpoint} failed: {_first_line(exc)}",
                     kind="connection", method=method, url=url,
                 ) from None
-            except requests.exceptions.RequestException as exc:
+            except (requests.exceptions.RequestException, ValueError) as exc:
                 raise TransportError(
-                    f"request to {self.endpoint} failed: {_first_line(exc)}",
+                    f"request to {self.endpoint} failed: "
+                    f"{_first_line(exc).replace(token, '<redacted>')}",
                     kind="other", transient=False, method=method, url=url,
                 ) from None
             log.debug("%s %s -> %s", method, url, resp.status_code)
@@ -297,7 +320,7 @@ class PortalClient:
     def _json(self, resp: requests.Response, what: str) -> Any:
         try:
             return resp.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             raise MalformedResponse(
                 f"{what}: the portal answered {resp.status_code} with a body that is not JSON",
                 status=resp.status_code, request_id=_request_id(resp.headers),

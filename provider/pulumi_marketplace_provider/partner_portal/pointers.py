@@ -113,11 +113,14 @@ def parse_pointer(
     except ValueError as exc:
         raise PointerError(f"endpoint {endpoint!r} is not a usable origin: {exc}") from exc
 
-    parts = urlsplit(value)
-    absolute = bool(parts.scheme or parts.netloc)
-    if absolute:
-        if not parts.scheme:  # scheme-relative //host/path
+    try:
+        parts = urlsplit(value)
+        absolute = bool(parts.scheme or parts.netloc)
+        if absolute and not parts.scheme:  # scheme-relative //host/path
             parts = urlsplit(f"{home.scheme}:{value}")
+    except ValueError as exc:  # e.g. an unclosed IPv6 bracket
+        raise PointerError(f"operation pointer {value[:200]!r} is not a URL: {exc}") from None
+    if absolute:
         try:
             there = origin_of(parts.geturl())
         except ValueError as exc:

@@ -48,6 +48,7 @@ DEFAULT_CANCELED_ADVICE = (
     "to start it again when the offer is ready."
 )
 _MAX_MESSAGE_LINES = 20
+_MAX_MESSAGE_CHARS = 2000  # per portal message: a runaway message must not flood the output
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,11 @@ def describe_failure(operation: Operation, ref: OperationRef, *, what: str = "op
             continue
         where = f"[{step.name}] " if step is not None else ""
         level = f"{message.level}: " if message.level else ""
-        texts.append(f"  - {where}{level}{message.text}")
+        text = message.text
+        if len(text) > _MAX_MESSAGE_CHARS:
+            more = len(text) - _MAX_MESSAGE_CHARS
+            text = f"{text[:_MAX_MESSAGE_CHARS]}... ({more} more characters)"
+        texts.append(f"  - {where}{level}{text}")
     if texts:
         lines.append("Portal messages:")
         if len(texts) > _MAX_MESSAGE_LINES:

@@ -1,0 +1,1 @@
+"""Reliability and security: chaos runs, hostile input, no secret anywhere, TLS."""

@@ -1,0 +1,848 @@
+"""Chaos runs: seeded create/update/refresh/destroy through both providers while things break.
+
+Each run gets its own emulator *process* (state file on disk), its own engine double and one
+provider flavour (`dynamic` or `plugin`, alternating by seed). Every "chaos" command runs while
+the emulator injects random faults (5xx, resets, 429 storms, dropped answers, delays below the
+client's 30 s read timeout, malformed JSON, missing pointers, odd Retry-After) and, on some
+commands, one disruption: the emulator restarted mid-operation (SIGTERM or SIGKILL; the state
+file and request log survive), the provider process SIGKILLed mid-wait (the next command starts
+a new one), or the CLI killed mid-operation (a pending create is left in state). Each chaos
+command is followed, with faults and throttling off, by a command that must converge.
+
+Invariants, checked after every command:
+
+- **one go-live per intent**: an intent is a create of the offer while it waits at publisher
+  sign-off, or a change of `triggers` after a new publish (plus, after a destroy that cancelled
+  a go-live in flight, the final create). We count *started* go-live POSTs in the emulator's
+  request log: method POST, path `.../offers/{offer}/golive`, `applied: true` and status 202
+  or no status at all (a `drop` fault: applied, then the answer was lost). The count never
+  exceeds the intents so far and equals them after every converging `up`; the emulator's list
+  of go-live operations must agree. Go-live POSTs that reached the API and were refused (4xx)
+  are counted separately and reported (with delays below the read timeout there are none).
+- **state names the operation**: every operation id in state is a go-live of that offer in
+  the emulator, and state never claims an end (succeeded/failed/canceled) the portal does not
+  report; after a plugin create/update that failed once a go-live had started, state records
+  that go-live (partial state); after every converging `up` state names the offer's latest
+  go-live, with the portal's status, and no pending operation is left.
+- **no crash, no hang**: no error outside the provider's own error types (see `support`), no
+  provider that dies unless we killed it, no connection attempt outside loopback (the network
+  guard), every command finishes within HANG_LIMIT seconds and every provider stops on the
+  engine's SIGINT without needing SIGKILL.
+
+Faults and disruptions are drawn from the run's seed; on top of that, run i is guaranteed fault
+kind i mod 8 and disruption i mod 5 on its create, so any ten consecutive runs cover them all.
+Runs are independent (own emulator process, own engine double and provider processes) and run
+`--workers` at a time; most of their time is the client's own backoff.
+
+Run `python -m tests.faults.chaos --help`; `make chaos` runs the full set, `make test` a bounded
+one (tests/faults/test_chaos.py). The summary line counts runs, faults that fired by kind (from
+the emulator's request log), restarts, kills and violations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import random
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import urllib.error
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
+
+import requests
+
+from marketplace_emulator.harness import EmulatorProcess
+from tests.enginedouble import CommandResult, EngineDouble, ProviderProcess
+from tests.faults.support import crashes, guarded_env
+from tests.lifecycle.support import Flavour, engine
+
+T = TypeVar("T")
+
+PUBLISHER = "contoso"
+OFFER = "chaos-vm"
+TOKEN = "chaos-token"  # a test token for the local emulator
+SCALE = 20.0  # emulated seconds per real second
+WAIT_SECONDS = 90.0  # the resource's waitTimeoutSeconds: bounds every wait in a run
+# A chain of faults on one request can legitimately add up to minutes of backoff (2, 4, 8, 16,
+# 32, 60 s...), and a dynamic-host Delete waits for the cancelled go-live with no deadline of its
+# own; so an RPC is only called hung after RPC_DEADLINE, and a command after HANG_LIMIT.
+RPC_DEADLINE = 300.0
+HANG_LIMIT = 330.0
+# The engine's SIGINT-then-SIGKILL on close: generous, as eight runs share two cores.
+CLOSE_GRACE = 10.0
+API = {"api-version": "2017-10-31"}
+FAULT_KINDS = ("5xx", "429", "reset", "drop", "delay", "malformed", "nopointer", "retryafter")
+DISRUPTIONS = ("emulator-restart", "emulator-kill", "provider-kill", "cli-kill", "throttle")
+
+
+# --------------------------------------------------------------------------------------------
+# reports
+
+
+@dataclass
+class RunReport:
+    """What one seeded run did and found."""
+
+    seed: int
+    flavour: str
+    profile: str
+    seconds: float = 0.0
+    commands: int = 0
+    faults: Counter[str] = field(default_factory=Counter)
+    restarts: int = 0
+    kills: int = 0
+    terminates: int = 0
+    intents: int = 0
+    started: int = 0
+    refused: int = 0
+    violations: list[str] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        faults = " ".join(f"{k}={self.faults[k]}" for k in FAULT_KINDS if self.faults[k])
+        verdict = "ok" if not self.violations else f"{len(self.violations)} VIOLATION(S)"
+        return (
+            f"run seed={self.seed} {self.flavour:7} {self.profile} {self.seconds:5.1f}s "
+            f"commands={self.commands} intents={self.intents} started={self.started} "
+            f"refused={self.refused} restarts={self.restarts} kills={self.kills} "
+            f"terminates={self.terminates} faults[{faults}] {verdict}"
+        )
+
+
+@dataclass
+class Summary:
+    """Totals over many runs; `line()` is the summary printed at the end."""
+
+    reports: list[RunReport]
+    seconds: float
+
+    def total(self, name: str) -> int:
+        return sum(int(getattr(r, name)) for r in self.reports)
+
+    @property
+    def faults(self) -> Counter[str]:
+        out: Counter[str] = Counter()
+        for r in self.reports:
+            out.update(r.faults)
+        return out
+
+    @property
+    def violations(self) -> list[str]:
+        return [f"seed {r.seed} ({r.flavour}): {v}" for r in self.reports for v in r.violations]
+
+    def line(self) -> str:
+        by_flavour = Counter(r.flavour for r in self.reports)
+        faults = self.faults
+        return (
+            f"chaos: {len(self.reports)} runs ({by_flavour['dynamic']} dynamic, "
+            f"{by_flavour['plugin']} plugin) in {self.seconds:.0f} s, "
+            f"{self.total('commands')} commands; faults fired {sum(faults.values())} ("
+            + ", ".join(f"{k} {faults[k]}" for k in FAULT_KINDS)
+            + f"); emulator restarts {self.total('restarts')}, provider kills "
+            f"{self.total('kills')}, CLI kills {self.total('terminates')}; intents "
+            f"{self.total('intents')}, go-live POSTs started {self.total('started')}, refused "
+            f"{self.total('refused')}; violations {len(self.violations)}"
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# one run
+
+
+def find_operation(operations: list[dict[str, Any]], operation_id: str) -> dict[str, Any] | None:
+    """The emulator operation an id names: its GUID, or the non-migrated pointer's opaque id
+    `{publisher}${offer}${publishingVersion}${slot}` (both case-insensitive)."""
+    wanted = operation_id.lower()
+    parts = wanted.split("$")
+    for op in operations:
+        if str(op.get("id", "")).lower() == wanted:
+            return op
+        if (
+            len(parts) == 4
+            and parts[:2] == [PUBLISHER, OFFER]
+            and parts[2] == str(op.get("publishingVersion"))
+        ):
+            return op
+    return None
+
+
+class _Violation(Exception):
+    pass
+
+
+@dataclass
+class _Disruption:
+    kind: str  # emulator-restart | emulator-kill | provider-kill | cli-kill | throttle
+    after_post: bool  # wait for a go-live POST first (mid-wait); else a random delay
+    delay: float
+
+
+class ChaosRun:
+    """One seeded run against one emulator process and one provider flavour."""
+
+    def __init__(
+        self,
+        seed: int,
+        flavour: str,
+        profile: str,
+        root: Path,
+        *,
+        forced_fault: str | None = None,
+        forced_disruption: str | None = None,
+        max_faults: int = 5,
+        max_storm: int = 4,
+    ) -> None:
+        """`forced_*`: the create command surely meets this fault kind / disruption (so a
+        handful of runs covers every kind); everything else is drawn from the seed.
+        `max_faults` bounds the random faults per chaos command, `max_storm` the 429s in a
+        row of one storm (each consecutive failure doubles the client's backoff)."""
+        self.seed = seed
+        self.max_faults = max(1, max_faults)
+        self.max_storm = max(2, max_storm)
+        self.forced_fault = forced_fault
+        self.forced_disruption = forced_disruption
+        self.rng = random.Random(seed)
+        self.flavour = Flavour(flavour)
+        self.profile = profile
+        self.dir = root / f"run-{seed:05d}-{flavour}"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.report = RunReport(seed, flavour, profile)
+        self.emu = EmulatorProcess(
+            state_file=self.dir / "emulator-state.json",
+            time_scale=SCALE,
+            tokens=(TOKEN,),
+            log_level="WARNING",
+        )
+        self.eng: EngineDouble | None = None
+        self.triggers = "v1"
+        self.wait = True
+        self.launched: list[ProviderProcess] = []
+        self.killed: set[int] = set()
+        self.pending_allowed = False
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def admin(self, fn: Callable[[], T], timeout: float = 20.0) -> T:
+        """An admin call that rides out an emulator restart."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return fn()
+            except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def violation(self, text: str) -> None:
+        self.report.violations.append(text)
+
+    def program(self) -> list[Any]:
+        return [
+            self.flavour.resource(
+                "live",
+                publisherId=PUBLISHER,
+                offerId=OFFER,
+                triggers=[self.triggers],
+                waitForCompletion=self.wait,
+                waitTimeoutSeconds=WAIT_SECONDS,
+            )
+        ]
+
+    def go_lives(self) -> list[dict[str, Any]]:
+        ops = self.admin(lambda: self.emu.admin.operations(PUBLISHER, OFFER))
+        return [op for op in ops if op.get("submissionType") == "goLive"]
+
+    def golive_posts(self) -> tuple[int, int]:
+        """(started, refused) go-live POSTs in the request log, as the module doc defines."""
+        wanted = f"/api/publishers/{PUBLISHER}/offers/{OFFER}/golive".lower()
+        rows = self.admin(lambda: self.emu.admin.requests(method="POST", path="golive"))
+        started = refused = 0
+        for row in rows:
+            if unquote(row["path"]).rstrip("/").lower() != wanted or not row.get("applied"):
+                continue
+            if row.get("status") in (202, None):
+                started += 1
+            else:
+                refused += 1
+        return started, refused
+
+    def calm(self) -> None:
+        """Faults and throttling off (for converging commands and harness steps)."""
+        self.admin(self.emu.admin.clear_faults)
+        self.admin(lambda: self.emu.admin.set_throttle(None))
+
+    def start_engine(self) -> EngineDouble:
+        eng = engine(
+            self.flavour,
+            self.emu.running(),
+            self.dir,
+            extra_env=guarded_env(),
+        )
+        eng.config["marketplace:endpoint"] = self.emu.base_url
+        eng.rpc_deadline = RPC_DEADLINE
+        eng.close_grace = CLOSE_GRACE
+
+        def launched(proc: ProviderProcess) -> None:
+            self.launched.append(proc)
+
+        eng.on_launch = launched
+        return eng
+
+    # -- faults and disruptions -----------------------------------------------------------
+
+    def add_fault(self, kind: str, path: str, method: str, **kw: Any) -> None:
+        self.admin(lambda: self.emu.admin.add_fault(kind, path, method, **kw))
+
+    def inject_forced_fault(self, kind: str) -> None:
+        """One fault of `kind` on a request the create surely makes (its first listing, or the
+        go-live POST for `nopointer`)."""
+        if kind == "nopointer":
+            self.add_fault("nopointer", "/golive$", "POST")
+        elif kind in ("5xx", "429"):
+            self.add_fault("status", "/submissions", "GET", status=503 if kind == "5xx" else 429,
+                           retry_after="1" if kind == "429" else None)
+        elif kind == "delay":
+            self.add_fault("delay", "/submissions", "GET", delay=1.0)
+        elif kind == "retryafter":
+            self.add_fault("retryafter", "/submissions", "GET", retry_after="1")
+        else:
+            self.add_fault(kind, "/submissions", "GET")
+
+    def inject_faults(self) -> None:
+        rng = self.rng
+        paths = [
+            ("POST", "/golive$"),
+            ("GET", "/submissions"),
+            ("GET", "/operations/"),
+            ("GET", "/status$"),
+            ("*", "/api/"),
+            ("POST", "/cancel$"),
+        ]
+        for _ in range(rng.randint(1, self.max_faults)):
+            method, path = rng.choice(paths)
+            kind = rng.choice(
+                ["5xx", "5xx", "429", "reset", "drop", "delay", "malformed", "nopointer",
+                 "retryafter"]
+            )
+            times = rng.randint(1, 2)
+            skip = rng.randint(0, 3)
+            if kind == "5xx":
+                status = rng.choice([500, 502, 503, 504])
+                self.add_fault("status", path, method, status=status, times=times, skip=skip)
+            elif kind == "429":  # a storm: several refusals in a row
+                ra = rng.choice([None, "1", "2", "0", self._http_date(1.5), "soon"])
+                self.add_fault("status", path, method, status=429, retry_after=ra,
+                               times=rng.randint(2, self.max_storm), skip=skip)
+            elif kind == "delay":
+                delay = round(rng.uniform(0.2, 3.0), 2)  # far below the 30 s read timeout
+                self.add_fault("delay", path, method, delay=delay, times=times, skip=skip)
+            elif kind == "nopointer":
+                self.add_fault("nopointer", "/golive$|/cancel$", "POST", times=1)
+            elif kind == "retryafter":
+                ra = rng.choice(["1", "2", self._http_date(1.0), "1.5"])
+                self.add_fault("retryafter", "/operations/|/submissions", "GET",
+                               retry_after=ra, times=times)
+            else:  # reset, drop, malformed
+                self.add_fault(kind, path, method, times=times, skip=skip)
+
+    @staticmethod
+    def _http_date(ahead: float) -> str:
+        return formatdate(time.time() + ahead, usegmt=True)
+
+    def pick_disruption(
+        self, allowed: tuple[str, ...], forced: str | None = None
+    ) -> _Disruption | None:
+        rng = self.rng
+        if forced is not None:
+            return _Disruption(forced, forced != "throttle", rng.uniform(0.0, 0.5))
+        if not allowed or rng.random() < 0.3:
+            return None
+        kind = rng.choice(allowed)
+        after_post = kind in ("provider-kill", "cli-kill") or rng.random() < 0.5
+        return _Disruption(kind, after_post, rng.uniform(0.0, 0.8 if after_post else 1.5))
+
+    def _wait_for_post(self, since: int, done: threading.Event) -> bool:
+        while not done.is_set():
+            with contextlib.suppress(Exception):
+                rows = self.emu.admin.requests(method="POST", path="golive$", since=since)
+                if any(r.get("applied") for r in rows):
+                    return True
+            time.sleep(0.05)
+        return False
+
+    def disrupt(self, d: _Disruption, since: int, done: threading.Event) -> None:
+        """Fire one disruption while the command runs (skipped if it ends first)."""
+        if d.after_post and not self._wait_for_post(since, done):
+            return
+        if done.wait(d.delay):
+            return
+        eng = self.eng
+        assert eng is not None
+        if d.kind in ("emulator-restart", "emulator-kill"):
+            port = self.emu.port
+            self.emu.restart(same_port=True, kill=d.kind == "emulator-kill")
+            self.report.restarts += 1
+            self.report.events.append(f"{d.kind} (port {port} -> {self.emu.port})")
+            if self.emu.port != port:
+                # The in-flight command cannot find the portal again: end it, as a user would.
+                eng.config["marketplace:endpoint"] = self.emu.base_url
+                self._kill_provider(eng)
+        elif d.kind == "provider-kill":
+            self._kill_provider(eng)
+        elif d.kind == "cli-kill":
+            self.report.terminates += 1
+            self.report.events.append("cli-kill")
+            self.pending_allowed = True
+            eng.terminate()
+        elif d.kind == "throttle":
+            rate = self.rng.choice([1.0, 2.0, 4.0])
+            form = self.rng.choice(["seconds", "http-date"])
+            self.admin(lambda: self.emu.admin.set_throttle(rate, retry_after=form))
+            self.report.events.append(f"throttle {rate}/s ({form})")
+            done.wait(self.rng.uniform(1.0, 4.0))
+            self.admin(lambda: self.emu.admin.set_throttle(None))
+
+    def _kill_provider(self, eng: EngineDouble) -> None:
+        proc = eng.process
+        if proc is None or not proc.alive:
+            return
+        self.killed.add(proc.pid)
+        self.report.kills += 1
+        self.report.events.append("provider-kill")
+        proc.kill()
+
+    # -- commands and checks --------------------------------------------------------------
+
+    def command(
+        self,
+        label: str,
+        fn: Callable[[EngineDouble], CommandResult],
+        *,
+        chaos: bool,
+        disruptions: tuple[str, ...] = (),
+        forced_fault: str | None = None,
+        forced_disruption: str | None = None,
+    ) -> CommandResult | None:
+        eng = self.eng
+        assert eng is not None
+        self.report.commands += 1
+        if chaos:
+            if forced_fault is not None:
+                self.inject_forced_fault(forced_fault)
+            self.inject_faults()
+        else:
+            self.calm()
+        since = self.admin(lambda: int(self.emu.admin._call("GET", "/requests")["seq"]))
+        started_before, _ = self.golive_posts()
+        first_launch = len(self.launched)
+        box: list[CommandResult] = []
+        errors: list[BaseException] = []
+
+        def body() -> None:
+            try:
+                box.append(fn(eng))
+            except BaseException as exc:
+                errors.append(exc)
+
+        done = threading.Event()
+        command_began = time.monotonic()
+        runner = threading.Thread(target=body, name=f"chaos-{self.seed}-{label}", daemon=True)
+        runner.start()
+        disruption = self.pick_disruption(disruptions, forced_disruption) if chaos else None
+        if disruption is not None:
+            watcher = threading.Thread(
+                target=self.disrupt, args=(disruption, since, done), daemon=True
+            )
+            watcher.start()
+        runner.join(HANG_LIMIT)
+        done.set()
+        if runner.is_alive():
+            self.violation(f"{label}: still running after {HANG_LIMIT:.0f} s (hung)")
+            eng.terminate()
+            runner.join(30)
+        if disruption is not None:
+            watcher.join(60)
+        took = time.monotonic() - command_began
+        self.calm()
+        if errors:
+            text = "".join(traceback.format_exception(errors[0]))
+            self.violation(f"{label}: the engine double raised: {text[-1500:]}")
+            return None
+        result = box[0] if box else None
+        if result is None:
+            return None
+        outcome = "ok"
+        if result.failed:
+            first = result.errors[0].message.strip().splitlines() if result.errors else []
+            outcome = "failed" + (f" ({first[-1][:160]})" if first else "")
+        self.report.events.append(f"{label}: {outcome} in {took:.1f}s")
+        procs = self.launched[first_launch:]
+        killed = any(p.pid in self.killed for p in procs)
+        for why in crashes(result, killed=killed or result.terminated):
+            self.violation(f"{label}: {why}")
+        for proc in procs:
+            code = proc.returncode
+            if code == -signal.SIGKILL and proc.pid not in self.killed and not result.terminated:
+                tail = proc.stderr_text()[-600:]
+                self.violation(f"{label}: provider {proc.pid} did not stop within "
+                               f"{CLOSE_GRACE:.0f} s of SIGINT and needed SIGKILL; stderr: {tail}")
+        if not chaos and result.failed:
+            lines = [f"{e.method} {e.code}: {e.message[:600]}" for e in result.errors]
+            lines += [d.message[:300] for d in result.diagnostics if d.severity == "error"]
+            self.violation(f"{label}: did not converge with faults off: {' | '.join(lines)}")
+        self.check_state(label, result, started_before, killed=killed)
+        return result
+
+    def check_state(
+        self, label: str, result: CommandResult, started_before: int, *, killed: bool
+    ) -> None:
+        eng = self.eng
+        assert eng is not None
+        started, refused = self.golive_posts()
+        self.report.started, self.report.refused = started, refused
+        go_lives = self.go_lives()
+        if started > self.report.intents:
+            self.violation(
+                f"{label}: {started} go-live POSTs started for {self.report.intents} intent(s)"
+            )
+        if len(go_lives) != started:
+            self.violation(
+                f"{label}: the emulator holds {len(go_lives)} go-live operations but its log "
+                f"shows {started} started go-live POSTs"
+            )
+        state = eng.state
+        kinds = [p.type for p in state.pending_operations]
+        # A killed CLI leaves what it was doing; later checkpoints keep only pending creates.
+        if kinds and not result.terminated and not (
+            self.pending_allowed and set(kinds) == {"creating"}
+        ):
+            self.violation(f"{label}: pending operations {kinds} in state without a CLI kill "
+                           f"mid-create")
+        res = state.by_name("live")
+        if res is None:
+            return
+        outputs = res.outputs
+        op_id = outputs.get("operationId")
+        if not isinstance(op_id, str) or not op_id:
+            self.violation(f"{label}: the resource in state names no operation: {outputs}")
+            return
+        op = find_operation(go_lives, op_id)
+        if op is None:
+            self.violation(f"{label}: state names operation {op_id}, not a go-live of the offer")
+            return
+        url = str(outputs.get("operationUrl") or "")
+        if op_id not in unquote(url) or urlsplit(url).hostname != "127.0.0.1":
+            self.violation(f"{label}: operationUrl {url!r} does not point at {op_id}")
+        recorded, actual = outputs.get("status"), op.get("status")
+        if recorded in ("succeeded", "failed", "canceled") and recorded != actual:
+            self.violation(f"{label}: state says {recorded} but the portal says {actual}")
+        if (
+            self.flavour.name == "plugin"
+            and result.failed
+            and not result.terminated
+            and not killed
+            and started > started_before
+            and go_lives
+            and find_operation(go_lives[-1:], op_id) is None
+        ):
+            self.violation(
+                f"{label}: the plugin started go-live {go_lives[-1]['id']} and failed, but "
+                f"state names {op_id} (partial state was not recorded)"
+            )
+
+    def converge(self, label: str, *, expect_status: str = "succeeded") -> None:
+        """`up` with faults off must succeed and leave state naming the latest go-live.
+
+        After a CLI kill mid-create the engine keeps a pending create (as Pulumi does) until a
+        `pulumi refresh --clear-pending-creates`, which the user runs after this `up`.
+        """
+        self.command(label, lambda e: e.up(self.program()), chaos=False)
+        if self.pending_allowed:
+            self.command(f"{label}-clear-pending",
+                         lambda e: e.refresh(clear_pending_creates=True), chaos=False)
+            self.pending_allowed = False
+        self.check_converged(label, expect_status=expect_status)
+
+    def check_converged(self, label: str, *, expect_status: str = "succeeded") -> None:
+        eng = self.eng
+        assert eng is not None
+        started, _ = self.golive_posts()
+        if started != self.report.intents:
+            self.violation(
+                f"{label}: {started} go-live POSTs started for {self.report.intents} intent(s)"
+            )
+        state = eng.state
+        if state.pending_operations:
+            self.violation(f"{label}: pending operations remain after a converging up")
+        res = state.by_name("live")
+        if res is None:
+            self.violation(f"{label}: the offer is not in state after a converging up")
+            return
+        go_lives = self.go_lives()
+        if not go_lives:
+            self.violation(f"{label}: no go-live operation exists")
+            return
+        latest = go_lives[-1]
+        if find_operation([latest], str(res.outputs.get("operationId", ""))) is None:
+            self.violation(
+                f"{label}: state names {res.outputs.get('operationId')}, the latest go-live "
+                f"is {latest['id']}"
+            )
+        status = res.outputs.get("status")
+        if expect_status == "succeeded" and (status != "succeeded" or latest["status"] !=
+                                             "succeeded"):
+            self.violation(f"{label}: converged to {status} (portal: {latest['status']})")
+
+    def publish_to_signoff(self) -> None:
+        """A new version reaches publisher sign-off (harness step, faults off)."""
+        self.calm()
+        url = f"{self.emu.base_url}/api/publishers/{PUBLISHER}/offers/{OFFER}/publish"
+        answer = self.admin(lambda: requests.post(
+            url, params=API, headers={"Authorization": f"Bearer {TOKEN}"},
+            json={"metadata": {}}, timeout=10,
+        ))
+        if answer.status_code != 202:
+            raise _Violation(f"harness: publish answered {answer.status_code}: {answer.text}")
+        deadline = time.monotonic() + 60
+        while self.admin(lambda: self.emu.admin.get_offer(PUBLISHER, OFFER))["status"] != (
+            "waitingForPublisherReview"
+        ):
+            if time.monotonic() > deadline:
+                raise _Violation("harness: the publish did not reach sign-off")
+            time.sleep(0.1)
+
+    # -- the run --------------------------------------------------------------------------
+
+    def seed_offer(self) -> None:
+        rng = self.rng
+        long_go_live = rng.random() < 0.5 or self.forced_disruption is not None
+        total = rng.uniform(60, 140) if long_go_live else rng.uniform(20, 60)
+        steps = [
+            {"id": "live-preparation", "stepName": "Live preparation", "seconds": total / 3},
+            {"id": "live", "stepName": "Live", "seconds": total * 2 / 3},
+        ]
+        config: dict[str, Any] = {
+            "state": "signoff",
+            "pointer": rng.choice(["migrated", "nonMigrated", "absolute"]),
+            "goLiveSteps": steps,
+            "publishSteps": [{"id": "displaycertify", "seconds": 6}],
+            "stepEstimates": rng.random() < 0.5,
+            "cancelMode": rng.choice(["sync", "async"]),
+            "cancelSeconds": 10,
+        }
+        if rng.random() < 0.2:
+            config["pollRetryAfter"] = 1
+        self.admin(lambda: self.emu.admin.put_offer(PUBLISHER, OFFER, **config))
+        self.report.events.append(
+            f"offer pointer={config['pointer']} go-live={total:.0f}s "
+            f"estimates={config['stepEstimates']} cancel={config['cancelMode']}"
+        )
+
+    def run(self) -> RunReport:
+        began = time.monotonic()
+        try:
+            with self.emu:
+                self.seed_offer()
+                self.eng = self.start_engine()
+                try:
+                    self.script()
+                finally:
+                    self.eng.close()
+                self.count_faults()
+        except _Violation as exc:
+            self.violation(str(exc))
+        except Exception:
+            self.violation("harness error: " + traceback.format_exc()[-2000:])
+        finally:
+            for proc in self.launched:
+                if proc.alive:
+                    self.violation(f"provider {proc.pid} still running after the run")
+                    proc.kill()
+            self.report.seconds = time.monotonic() - began
+        return self.report
+
+    def script(self) -> None:
+        everything = DISRUPTIONS
+        # 1. create: one intent
+        self.report.intents = 1
+        self.command("create", lambda e: e.up(self.program()), chaos=True,
+                     disruptions=everything, forced_fault=self.forced_fault,
+                     forced_disruption=self.forced_disruption)
+        self.converge("converge-create")
+        # 2. refresh under faults (and maybe a restart)
+        self.command("refresh", lambda e: e.refresh(), chaos=True,
+                     disruptions=("emulator-restart", "emulator-kill", "throttle"))
+        if self.profile == "short":
+            self.converge("final-up")
+            return
+        # 3. update: a new publish, new triggers, one more intent (sometimes without waiting)
+        self.publish_to_signoff()
+        self.triggers = "v2"
+        self.report.intents += 1
+        cancel_in_flight = self.rng.random() < 0.3
+        if cancel_in_flight:
+            self.wait = False
+            self.admin(lambda: self.emu.admin.patch_offer(
+                PUBLISHER, OFFER,
+                goLiveSteps=[{"id": "live", "stepName": "Live", "seconds": 4000}],
+            ))
+            self.report.events.append("update without waiting, destroy cancels it")
+        self.command("update", lambda e: e.up(self.program()), chaos=True,
+                     disruptions=everything)
+        self.converge("converge-update",
+                      expect_status="running" if cancel_in_flight else "succeeded")
+        # 4. destroy under faults, then for real
+        self.command("destroy", lambda e: e.destroy(), chaos=True,
+                     disruptions=("emulator-restart", "emulator-kill", "throttle"))
+        if self.eng is not None and self.eng.state.by_name("live") is not None:
+            self.command("converge-destroy", lambda e: e.destroy(), chaos=False)
+        if self.eng is not None and self.eng.state.by_name("live") is not None:
+            self.violation("converge-destroy: the offer is still in state")
+        latest = self.go_lives()[-1]
+        if cancel_in_flight:
+            if latest["status"] not in ("canceled", "succeeded"):
+                self.violation(f"destroy: the go-live in flight ended {latest['status']}")
+            if latest["status"] == "canceled":
+                self.report.intents += 1  # the final up sends the offer live again
+            self.admin(lambda: self.emu.admin.patch_offer(
+                PUBLISHER, OFFER,
+                goLiveSteps=[{"id": "live", "stepName": "Live", "seconds": 30}],
+            ))
+        # 5. final up: adopts the live offer (or goes live again after a cancel)
+        self.wait = True
+        self.converge("final-up")
+
+    def count_faults(self) -> None:
+        rows = self.admin(lambda: self.emu.admin.requests())
+        for row in rows:
+            kind = row.get("fault")
+            if not kind:
+                continue
+            if kind == "status":
+                kind = "429" if row.get("status") == 429 else "5xx"
+            elif kind == "throttle":
+                kind = "429"
+            self.report.faults[kind] += 1
+
+
+# --------------------------------------------------------------------------------------------
+# many runs
+
+
+def run_chaos(
+    runs: int,
+    *,
+    seed: int = 1,
+    workers: int = 4,
+    profile: str = "full",
+    flavours: tuple[str, ...] = ("dynamic", "plugin"),
+    root: Path | None = None,
+    keep: bool = False,
+    on_report: Callable[[RunReport], None] | None = None,
+    max_faults: int = 5,
+    max_storm: int = 4,
+) -> Summary:
+    """Run `runs` seeded runs (seeds seed..seed+runs-1), `workers` at a time."""
+    began = time.monotonic()
+    with _workdir(root, keep) as base:
+        jobs = [(seed + i, flavours[i % len(flavours)]) for i in range(runs)]
+
+        def one(job: tuple[int, str]) -> RunReport:
+            i = job[0] - seed
+            report = ChaosRun(
+                job[0], job[1], profile, base,
+                forced_fault=FAULT_KINDS[i % len(FAULT_KINDS)],
+                forced_disruption=DISRUPTIONS[i % len(DISRUPTIONS)],
+                max_faults=max_faults, max_storm=max_storm,
+            ).run()
+            if not report.violations and not keep:
+                shutil.rmtree(base / f"run-{job[0]:05d}-{job[1]}", ignore_errors=True)
+            if on_report is not None:
+                on_report(report)
+            return report
+
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            reports = list(pool.map(one, jobs))
+    return Summary(reports, time.monotonic() - began)
+
+
+@contextlib.contextmanager
+def _workdir(root: Path | None, keep: bool) -> Iterator[Path]:
+    if root is not None:
+        root.mkdir(parents=True, exist_ok=True)
+        yield root
+        return
+    path = Path(tempfile.mkdtemp(prefix="chaos-"))
+    try:
+        yield path
+    finally:
+        if not keep:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.faults.chaos",
+        description="Seeded chaos runs of LiveOffer through both providers (see module doc).",
+    )
+    parser.add_argument("--runs", type=int, default=120, help="number of runs (default 120)")
+    parser.add_argument("--seed", type=int, default=1, help="first seed (default 1)")
+    parser.add_argument("--workers", type=int, default=8, help="runs at a time (default 8)")
+    parser.add_argument("--max-faults", type=int, default=5,
+                        help="random faults per chaos command, at most (default 5)")
+    parser.add_argument("--max-storm", type=int, default=4,
+                        help="429s in a row in one storm, at most (default 4)")
+    parser.add_argument("--profile", choices=("full", "short"), default="full",
+                        help="full: create, refresh, update, destroy, final up; "
+                             "short: create, refresh, final up")
+    parser.add_argument("--flavour", action="append", choices=("dynamic", "plugin"),
+                        help="only this flavour (repeatable; default both, alternating)")
+    parser.add_argument("--workdir", type=Path, help="keep run directories here")
+    parser.add_argument("--json", type=Path, help="write every run report here")
+    parser.add_argument("-v", "--verbose", action="store_true", help="one line per run")
+    args = parser.parse_args(argv)
+    lock = threading.Lock()
+
+    def show(report: RunReport) -> None:
+        if args.verbose or report.violations:
+            with lock:
+                print(report.line(), flush=True)
+                for text in report.violations:
+                    print(f"  VIOLATION: {text}", flush=True)
+
+    summary = run_chaos(
+        args.runs,
+        seed=args.seed,
+        workers=args.workers,
+        profile=args.profile,
+        flavours=tuple(args.flavour or ("dynamic", "plugin")),
+        root=args.workdir,
+        keep=args.workdir is not None,
+        on_report=show,
+        max_faults=args.max_faults,
+        max_storm=args.max_storm,
+    )
+    if args.json:
+        args.json.write_text(json.dumps([
+            {**{k: v for k, v in vars(r).items() if k != "faults"}, "faults": dict(r.faults)}
+            for r in summary.reports
+        ], indent=1))
+    print(summary.line(), flush=True)
+    return 1 if summary.violations else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
