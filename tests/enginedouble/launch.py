@@ -26,6 +26,16 @@ import psutil
 DYNAMIC_PACKAGE = "pulumi-python"
 
 
+# A shell that runs us in the background ignores SIGINT, and children inherit an ignored
+# signal across exec. The engine's plugins get the default, so Close's SIGINT can stop them:
+# give this process a handler again (a handled signal is reset to default in children).
+if (
+    threading.current_thread() is threading.main_thread()
+    and signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+):
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 class LaunchError(RuntimeError):
     """The provider did not start (no port on stdout in time, bad port, or it exited)."""
 
@@ -354,3 +364,4 @@ class PluginLauncher(Launcher):
             args += ["--tracing", self.tracing]
         args.append(engine_address)
         return args
+
