@@ -31,11 +31,13 @@ from pulumi.dynamic import (
 from pulumi.output import Unknown
 
 from . import live_offer
+from .init_error import STATUS_DETAILS_KEY, servicer_context, status_details
 from .partner_portal import PortalClient, PortalError, Progress
 from .procedure import Clock, Procedure, SystemClock, run_sync
 from .settings import CONFIG_KEYS, NAMESPACE, ProviderSettings, SettingsError
 
 T = TypeVar("T")
+PROVIDER_KEY = "__provider"  # where Pulumi's dynamic host keeps the pickled provider
 
 
 def _wire_unknowns(value: Any) -> Any:
@@ -73,6 +75,10 @@ class _StderrProgress:
         print(f"info: {line}", file=sys.stderr, flush=True)
 
 
+def _stderr_warning(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
 def _run(proc: Procedure[T], clock: Clock) -> T:
     """Run a lifecycle procedure; expected failures surface as their message alone.
 
@@ -83,6 +89,33 @@ def _run(proc: Procedure[T], clock: Clock) -> T:
         return run_sync(proc, clock=clock)
     except (live_offer.LiveOfferError, PortalError, SettingsError) as exc:
         raise live_offer.LiveOfferError(str(exc)) from None
+
+
+def _run_recording(
+    proc: Procedure[T], ctx: live_offer.RunContext, checkpoint: dict[str, Any],
+    *, id_: str, props: dict[str, Any],
+) -> T:
+    """Like `_run`, but a failure after the go-live was sent leaves partial state.
+
+    The dynamic host has no API for it, so the RPC's status details are set directly (see
+    `init_error`): the engine then records the operation, as it does for the plugin, and the
+    next `pulumi up` resumes it.
+    """
+    try:
+        return run_sync(proc, clock=ctx.clock)
+    except (live_offer.LiveOfferError, PortalError, SettingsError) as exc:
+        message = str(exc)
+        state = (exc.outputs if isinstance(exc, live_offer.LiveOfferError) else None) or checkpoint
+        context = servicer_context() if state else None
+        if context is not None:
+            outputs = dict(state)
+            inputs = {k: v for k, v in props.items() if k in live_offer.INPUT_KEYS}
+            if PROVIDER_KEY in props:
+                outputs[PROVIDER_KEY] = props[PROVIDER_KEY]
+                inputs[PROVIDER_KEY] = props[PROVIDER_KEY]
+            details = status_details(message, id_=id_, outputs=outputs, inputs=inputs)
+            context.set_trailing_metadata(((STATUS_DETAILS_KEY, details),))
+        raise live_offer.LiveOfferError(message) from None
 
 
 class LiveOfferProvider(ResourceProvider):
@@ -117,7 +150,10 @@ class LiveOfferProvider(ResourceProvider):
                 self._client = self._settings.client()
             client = self._client
         return live_offer.RunContext(
-            client=client, clock=SystemClock(), on_progress=_StderrProgress(resource_id)
+            client=client,
+            clock=SystemClock(),
+            on_progress=_StderrProgress(resource_id),
+            on_warning=_stderr_warning,
         )
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
@@ -126,6 +162,8 @@ class LiveOfferProvider(ResourceProvider):
 
     def diff(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> DiffResult:
         decision = live_offer.diff(_wire_unknowns(_olds), _wire_unknowns(_news))
+        if decision.warning:
+            _stderr_warning(decision.warning)
         return DiffResult(
             changes=decision.changes,
             replaces=list(decision.replaces),
@@ -135,12 +173,20 @@ class LiveOfferProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = live_offer.LiveOfferInputs.from_wire(props)
         ctx = self._context(inputs.resource_id)
-        id_, outputs = _run(live_offer.create(ctx, props), ctx.clock)
+        checkpoint: dict[str, Any] = {}
+        ctx.on_checkpoint = checkpoint.update
+        id_, outputs = _run_recording(
+            live_offer.create(ctx, props), ctx, checkpoint, id_=inputs.resource_id, props=props
+        )
         return CreateResult(id_, outputs)
 
     def update(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> UpdateResult:
         ctx = self._context(_id)
-        outputs = _run(live_offer.update(ctx, _olds, _news), ctx.clock)
+        checkpoint: dict[str, Any] = {}
+        ctx.on_checkpoint = checkpoint.update
+        outputs = _run_recording(
+            live_offer.update(ctx, _olds, _news), ctx, checkpoint, id_=_id, props=_news
+        )
         return UpdateResult(outputs)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:

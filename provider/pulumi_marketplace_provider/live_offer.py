@@ -8,13 +8,16 @@ Pulumi's wire formats to these functions; no lifecycle rule lives anywhere else.
 
 from __future__ import annotations
 
+import logging
 import math
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from .partner_portal import (
+    GoLiveUnconfirmed,
     InvalidIdentifier,
     NotFound,
     Operation,
@@ -23,15 +26,19 @@ from .partner_portal import (
     OperationRef,
     OperationStatus,
     PortalClient,
+    PortalError,
     Progress,
     WaitTimedOut,
+    call_retrying,
     cancel_go_live,
+    describe_failure,
+    find_go_live_in_flight,
     find_latest_go_live,
     start_go_live,
     validate_identifier,
     wait_for_operation,
 )
-from .procedure import Call, Clock, Procedure
+from .procedure import Clock, Procedure
 
 # The wire sentinel Pulumi uses for a value not known until apply (preview).
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
@@ -39,8 +46,16 @@ UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 TYPE_TOKEN = "marketplace:index:LiveOffer"  # noqa: S105 - a type token
 DEFAULT_WAIT_TIMEOUT_SECONDS = 2 * 60 * 60
 MAX_WAIT_TIMEOUT_SECONDS = 30 * 24 * 60 * 60
+READ_RETRY_SECONDS = 5 * 60  # refresh/import: how long transient errors are retried
 
-INPUT_KEYS = ("publisherId", "offerId", "triggers", "waitForCompletion", "waitTimeoutSeconds")
+INPUT_KEYS = (
+    "publisherId",
+    "offerId",
+    "triggers",
+    "waitForCompletion",
+    "waitTimeoutSeconds",
+    "cancelOnDestroy",
+)
 REPLACE_KEYS = ("publisherId", "offerId")
 OUTPUT_KEYS = (
     "operationId",
@@ -55,7 +70,8 @@ OUTPUT_KEYS = (
     "adopted",
 )
 SUCCEEDED = "succeeded"
-IN_FLIGHT_STATUSES = frozenset({"running", "notStarted"})
+ENDED_STATUSES = frozenset({"succeeded", "failed", "canceled"})
+RETRIED_STATUSES = frozenset({"failed", "canceled"})
 
 ProgressCallback = Callable[[Progress], None]
 CheckpointCallback = Callable[[dict[str, Any]], None]
@@ -97,39 +113,50 @@ class DiffDecision:
     replaces: tuple[str, ...] = ()
     changed_keys: tuple[str, ...] = ()
     reason: str = ""
+    # Something the user should read in `pulumi preview` (e.g. the last go-live failed and
+    # `up` will send it again); hosts show it as a warning.
+    warning: str | None = None
 
 
 @dataclass(frozen=True)
 class LiveOfferInputs:
-    """Checked inputs; built only from the output of `check`."""
+    """Checked inputs; built only from the output of `check`.
+
+    `wait_timeout_seconds` is None when the user did not set it: then a custom timeout from the
+    host governs, else DEFAULT_WAIT_TIMEOUT_SECONDS.
+    """
 
     publisher_id: str
     offer_id: str
     triggers: list[Any] = field(default_factory=list)
     wait_for_completion: bool = True
-    wait_timeout_seconds: float = DEFAULT_WAIT_TIMEOUT_SECONDS
+    wait_timeout_seconds: float | None = None
+    cancel_on_destroy: bool = False
 
     @classmethod
     def from_wire(cls, props: Mapping[str, Any]) -> LiveOfferInputs:
         """Read wire-named properties (inputs or outputs) that have passed `check`."""
+        timeout = props.get("waitTimeoutSeconds")
         return cls(
             publisher_id=validate_identifier("publisherId", props.get("publisherId")),
             offer_id=validate_identifier("offerId", props.get("offerId")),
             triggers=list(props.get("triggers") or []),
             wait_for_completion=bool(props.get("waitForCompletion", True)),
-            wait_timeout_seconds=float(
-                props.get("waitTimeoutSeconds") or DEFAULT_WAIT_TIMEOUT_SECONDS
-            ),
+            wait_timeout_seconds=float(timeout) if timeout else None,
+            cancel_on_destroy=props.get("cancelOnDestroy") is True,
         )
 
     def to_wire(self) -> dict[str, Any]:
-        return {
+        wire: dict[str, Any] = {
             "publisherId": self.publisher_id,
             "offerId": self.offer_id,
             "triggers": list(self.triggers),
             "waitForCompletion": self.wait_for_completion,
-            "waitTimeoutSeconds": self.wait_timeout_seconds,
+            "cancelOnDestroy": self.cancel_on_destroy,
         }
+        if self.wait_timeout_seconds is not None:
+            wire["waitTimeoutSeconds"] = self.wait_timeout_seconds
+        return wire
 
     @property
     def resource_id(self) -> str:
@@ -170,7 +197,11 @@ def _is_unknown(value: Any) -> bool:
 def check(
     olds: Mapping[str, Any], news: Mapping[str, Any]
 ) -> tuple[dict[str, Any], list[CheckFailure]]:
-    """Validate and normalize inputs before anything is sent; unknown values pass untouched."""
+    """Validate and normalize inputs before anything is sent; unknown values pass untouched.
+
+    `waitTimeoutSeconds` is kept only when the user set it, so a host's custom timeout can
+    govern when it did not.
+    """
     del olds  # nothing carries over from old inputs: every input is the user's to state
     inputs: dict[str, Any] = {}
     failures: list[CheckFailure] = []
@@ -204,21 +235,20 @@ def check(
             )
         )
 
-    wait = news.get("waitForCompletion")
-    if wait is None:
-        inputs["waitForCompletion"] = True
-    elif _is_unknown(wait) or isinstance(wait, bool):
-        inputs["waitForCompletion"] = wait
-    else:
-        failures.append(
-            CheckFailure(
-                "waitForCompletion", f"waitForCompletion must be true or false; got {_shown(wait)}"
+    for key, default in (("waitForCompletion", True), ("cancelOnDestroy", False)):
+        flag = news.get(key)
+        if flag is None:
+            inputs[key] = default
+        elif _is_unknown(flag) or isinstance(flag, bool):
+            inputs[key] = flag
+        else:
+            failures.append(
+                CheckFailure(key, f"{key} must be true or false; got {_shown(flag)}")
             )
-        )
 
     timeout = news.get("waitTimeoutSeconds")
     if timeout is None:
-        inputs["waitTimeoutSeconds"] = float(DEFAULT_WAIT_TIMEOUT_SECONDS)
+        pass  # not set: a custom timeout from the host governs, else the default
     elif _is_unknown(timeout):
         inputs["waitTimeoutSeconds"] = timeout
     elif (
@@ -244,7 +274,11 @@ def check(
 
 
 def diff(olds: Mapping[str, Any], news: Mapping[str, Any]) -> DiffDecision:
-    """Replace on a new offer, update on new triggers or an unfinished go-live, else nothing."""
+    """Replace on a new offer, update on new triggers or an unfinished go-live, else nothing.
+
+    A go-live that failed or was canceled is sent again by the next `up` (as a failed create
+    is), never silently: the decision carries a warning that says so.
+    """
     replaces = tuple(k for k in REPLACE_KEYS if k in olds and olds.get(k) != news.get(k))
     if replaces:
         return DiffDecision(True, replaces, replaces, "a different offer is a different resource")
@@ -253,31 +287,37 @@ def diff(olds: Mapping[str, Any], news: Mapping[str, Any]) -> DiffDecision:
     ):
         return DiffDecision(True, (), ("triggers",), "triggers changed: a new go-live")
     status = olds.get("status")
-    if status != SUCCEEDED:
-        return DiffDecision(
-            True,
-            (),
-            ("status",),
-            f"the recorded go-live is {status or 'unknown'}, not succeeded: resume or retry it",
+    if status == SUCCEEDED:
+        return DiffDecision(False)
+    op_id = olds.get("operationId")
+    where = f"{olds.get('publisherId')}/{olds.get('offerId')}"
+    if status in RETRIED_STATUSES:
+        ended = "was canceled" if status == "canceled" else "failed"
+        why = (
+            f"{where}: the last go-live ({op_id}) {ended}; `pulumi up` will send the offer live "
+            f"again (once)"
         )
-    return DiffDecision(False)
+    elif not op_id:
+        why = (
+            f"{where}: the last go-live POST got no answer; `pulumi up` will look for the go-live "
+            f"it may have started and send it only if it did not"
+        )
+    else:
+        why = (
+            f"{where}: go-live {op_id} was {status or 'unknown'} when last seen; `pulumi up` "
+            f"resumes waiting on it (nothing is sent again)"
+        )
+    return DiffDecision(True, (), ("status",), why, warning=why)
 
 
 # ---------------------------------------------------------------------------------------------
-# helpers shared by create, update and read
+# helpers shared by create, update, read and delete
 
 
 def _iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def _ref_from_outputs(props: Mapping[str, Any]) -> OperationRef | None:
-    op_id, url = props.get("operationId"), props.get("operationUrl")
-    if isinstance(op_id, str) and op_id and isinstance(url, str) and url:
-        return OperationRef(operation_id=op_id, url=url, form="canonical")
-    return None
 
 
 def _status_name(status: OperationStatus) -> str:
@@ -322,6 +362,21 @@ def _outputs(
     return out
 
 
+# Go-lives that a create or update in this process started, attached to or resumed. A delete
+# in the same `up` (the old half of a rename or a replacement) never cancels one of these.
+_WANTED: set[tuple[str, str, str]] = set()
+_WANTED_LOCK = threading.Lock()
+
+
+def _wanted_key(
+    inputs: LiveOfferInputs | tuple[str, str], ref: OperationRef
+) -> tuple[str, str, str]:
+    pub, offer = (
+        (inputs.publisher_id, inputs.offer_id) if isinstance(inputs, LiveOfferInputs) else inputs
+    )
+    return pub.lower(), offer.lower(), ref.operation_id.lower()
+
+
 @dataclass
 class RunContext:
     """What one lifecycle call needs from its host: the client, the clock and the callbacks."""
@@ -330,25 +385,118 @@ class RunContext:
     clock: Clock
     on_progress: ProgressCallback | None = None
     on_checkpoint: CheckpointCallback | None = None
-    # a host-imposed limit (plugin custom timeouts), seconds; the tighter of it and the input wins
+    # a host-imposed limit (plugin custom timeouts), seconds
     host_timeout_seconds: float | None = None
+    # messages the user should read although the step succeeds (a failure seen by refresh)
+    on_warning: Callable[[str], None] | None = None
+
+    def limit(self, inputs: LiveOfferInputs) -> float:
+        """How long this call may wait: a custom timeout governs, `waitTimeoutSeconds` applies
+        when set (the tighter of the two when both are), else the default."""
+        host = self.host_timeout_seconds if self.host_timeout_seconds else None
+        if host is not None and host > 0 and inputs.wait_timeout_seconds is not None:
+            return min(host, inputs.wait_timeout_seconds)
+        if host is not None and host > 0:
+            return host
+        return inputs.wait_timeout_seconds or float(DEFAULT_WAIT_TIMEOUT_SECONDS)
 
     def deadline(self, inputs: LiveOfferInputs) -> float:
-        limit = inputs.wait_timeout_seconds
-        if self.host_timeout_seconds and self.host_timeout_seconds > 0:
-            limit = min(limit, self.host_timeout_seconds)
-        return self.clock.now() + limit
+        return self.clock.now() + self.limit(inputs)
 
     def checkpoint(self, outputs: dict[str, Any]) -> None:
         if self.on_checkpoint is not None:
             self.on_checkpoint(dict(outputs))
+
+    def warn(self, message: str) -> None:
+        if self.on_warning is not None:
+            try:
+                self.on_warning(message)
+            except Exception:  # a broken display must not break the step
+                logging.getLogger(__name__).warning("warning callback failed", exc_info=True)
+
+    def want(self, inputs: LiveOfferInputs, ref: OperationRef) -> None:
+        with _WANTED_LOCK:
+            _WANTED.add(_wanted_key(inputs, ref))
+
+    @staticmethod
+    def is_wanted(pub: str, offer: str, ref: OperationRef) -> bool:
+        with _WANTED_LOCK:
+            return _wanted_key((pub, offer), ref) in _WANTED
+
+
+def _recorded_ref(ctx: RunContext, props: Mapping[str, Any]) -> OperationRef | None:
+    """The recorded operation, rebuilt on the configured endpoint and api-version (a stored URL
+    is never trusted: the endpoint's spelling or the api-version may have changed)."""
+    op_id = props.get("operationId")
+    pub, offer = props.get("publisherId"), props.get("offerId")
+    if not (isinstance(op_id, str) and op_id and isinstance(pub, str) and isinstance(offer, str)):
+        return None
+    try:
+        return ctx.client.operation_ref(pub, offer, op_id)
+    except (InvalidIdentifier, PortalError, ValueError):
+        return None
+
+
+def _read_operation(
+    ctx: RunContext, ref: OperationRef, deadline: float
+) -> Procedure[Operation]:
+    """GET one operation, retrying transient errors until `deadline`."""
+    op, _ = yield from call_retrying(
+        lambda: ctx.client.get_operation(ref),
+        clock=ctx.clock,
+        deadline=deadline,
+        what=f"reading go-live {ref.operation_id}",
+    )
+    return op
+
+
+def _failed(inputs: LiveOfferInputs, exc: OperationFailed, ref: OperationRef, ctx: RunContext,
+            submitted_at: str | None) -> GoLiveFailed:
+    failed = _outputs(
+        inputs.to_wire(),
+        ref,
+        status=(
+            _status_name(exc.operation.status)
+            if exc.operation
+            else ("canceled" if isinstance(exc, OperationCanceled) else "failed")
+        ),
+        submitted_at=submitted_at,
+        finished_at=_iso(ctx.clock.wall()),
+        operation=exc.operation,
+    )
+    return GoLiveFailed(f"offer {inputs.resource_id} did not go live.\n{exc}", failed)
+
+
+def _ended(
+    ctx: RunContext,
+    inputs: LiveOfferInputs,
+    ref: OperationRef,
+    op: Operation,
+    submitted_at: str | None,
+    finished_at: str | None = None,
+) -> dict[str, Any]:
+    """Outputs for an operation just read; a failed or canceled one raises with its words."""
+    if op.status in (OperationStatus.FAILED, OperationStatus.CANCELED):
+        cls = OperationCanceled if op.status == OperationStatus.CANCELED else OperationFailed
+        exc = cls(describe_failure(op, ref, what="go-live"), operation=op,
+                  operation_id=ref.operation_id, ref=ref)
+        raise _failed(inputs, exc, ref, ctx, submitted_at)
+    done = op.status == OperationStatus.SUCCEEDED
+    return _outputs(
+        inputs.to_wire(),
+        ref,
+        status=_status_name(op.status),
+        submitted_at=submitted_at,
+        finished_at=(finished_at or _iso(ctx.clock.wall())) if done else None,
+        operation=op,
+    )
 
 
 def _wait(
     ctx: RunContext,
     inputs: LiveOfferInputs,
     ref: OperationRef,
-    pending: dict[str, Any],
+    submitted_at: str | None,
     deadline: float,
 ) -> Procedure[dict[str, Any]]:
     """Wait for a go-live to end; failures and timeouts carry the state worth recording."""
@@ -357,50 +505,58 @@ def _wait(
             ctx.client, ref, clock=ctx.clock, deadline=deadline, on_progress=ctx.on_progress
         )
     except OperationFailed as exc:
-        failed = _outputs(
-            inputs.to_wire(),
-            ref,
-            status=(
-                _status_name(exc.operation.status)
-                if exc.operation
-                else ("canceled" if isinstance(exc, OperationCanceled) else "failed")
-            ),
-            submitted_at=pending.get("submittedAt"),
-            finished_at=_iso(ctx.clock.wall()),
-            operation=exc.operation,
-        )
-        raise GoLiveFailed(
-            f"offer {inputs.resource_id} did not go live.\n{exc}",
-            failed,
-        ) from None
+        raise _failed(inputs, exc, ref, ctx, submitted_at) from None
     except WaitTimedOut as exc:
         still = _outputs(
             inputs.to_wire(),
             ref,
             status=_status_name(exc.last.status) if exc.last else "running",
-            submitted_at=pending.get("submittedAt"),
+            submitted_at=submitted_at,
             operation=exc.last,
         )
         raise GoLiveStillRunning(
             f"offer {inputs.resource_id}: go-live operation {ref.operation_id} is still running "
-            f"after the wait limit ({inputs.wait_timeout_seconds:g} s, or the resource's custom "
-            f"timeout). Nothing was lost: run `pulumi up` again to resume waiting on the same "
-            f"operation (it will not go live twice), or raise waitTimeoutSeconds.",
+            f"after the wait limit ({ctx.limit(inputs):g} s: the resource's custom timeout, "
+            f"else waitTimeoutSeconds). Nothing was lost: run `pulumi up` again to resume "
+            f"waiting on the same operation (it will not go live twice), or raise the limit.",
             still,
         ) from None
     return _outputs(
         inputs.to_wire(),
         ref,
         status=SUCCEEDED,
-        submitted_at=pending.get("submittedAt"),
+        submitted_at=submitted_at,
         finished_at=_iso(ctx.clock.wall()),
         operation=operation,
     )
 
 
+def _follow(
+    ctx: RunContext,
+    inputs: LiveOfferInputs,
+    ref: OperationRef,
+    submitted_at: str | None,
+    deadline: float,
+) -> Procedure[dict[str, Any]]:
+    """After a go-live was started, attached to or resumed: wait, or read it once."""
+    ctx.want(inputs, ref)
+    if inputs.wait_for_completion:
+        return (yield from _wait(ctx, inputs, ref, submitted_at, deadline))
+    operation = yield from _read_operation(ctx, ref, deadline)
+    return _ended(ctx, inputs, ref, operation, submitted_at)
+
+
 def _go_live(ctx: RunContext, inputs: LiveOfferInputs) -> Procedure[dict[str, Any]]:
     """Start (or attach to) one go-live for this intent, then wait unless told not to."""
     deadline = ctx.deadline(inputs)
+
+    def on_submit() -> None:
+        # From here on a go-live may start even if no answer comes: record that, so the next
+        # `up` looks for it before anything is sent (the listing always comes first).
+        ctx.checkpoint(
+            _outputs(inputs.to_wire(), None, status="unknown", submitted_at=_iso(ctx.clock.wall()))
+        )
+
     try:
         start = yield from start_go_live(
             ctx.client,
@@ -409,39 +565,41 @@ def _go_live(ctx: RunContext, inputs: LiveOfferInputs) -> Procedure[dict[str, An
             clock=ctx.clock,
             deadline=deadline,
             on_progress=ctx.on_progress,
+            on_submit=on_submit,
         )
+    except GoLiveUnconfirmed as exc:
+        unconfirmed = _outputs(
+            inputs.to_wire(), None, status="unknown", submitted_at=_iso(ctx.clock.wall())
+        )
+        raise GoLiveStillRunning(
+            f"offer {inputs.resource_id}: {exc.message}", unconfirmed
+        ) from None
+    except OperationFailed as exc:
+        # The publish to go live failed or was canceled: nothing was sent.
+        raise GoLiveFailed(f"offer {inputs.resource_id} did not go live: {exc}") from None
     except WaitTimedOut as exc:
         raise GoLiveStillRunning(
-            f"offer {inputs.resource_id}: a publish is still running and has not reached "
-            f"publisher sign-off within the wait limit; nothing was sent live. Run `pulumi up` "
-            f"again later, or raise waitTimeoutSeconds. ({exc})"
+            f"offer {inputs.resource_id}: nothing was sent live: {exc.message} Run `pulumi up` "
+            f"again later, or raise the wait limit."
         ) from None
     submitted = _iso(start.submitted_at)
     ref = start.ref
-    if start.already_live or ref is None:
+    if start.already_live:
         operation = None
         if ref is not None:
-            operation, _ = yield Call(lambda: ctx.client.get_operation(ref))
+            operation = yield from _read_operation(ctx, ref, deadline)
         return _outputs(
             inputs.to_wire(),
             ref,
             status=SUCCEEDED,
             submitted_at=submitted,
+            finished_at=_iso(start.finished_at),
             operation=operation,
             adopted=True,
         )
-    pending = _outputs(inputs.to_wire(), ref, status="running", submitted_at=submitted)
-    ctx.checkpoint(pending)
-    if not inputs.wait_for_completion:
-        operation, _ = yield Call(lambda: ctx.client.get_operation(ref))
-        return _outputs(
-            inputs.to_wire(),
-            ref,
-            status=_status_name(operation.status),
-            submitted_at=submitted,
-            operation=operation,
-        )
-    return (yield from _wait(ctx, inputs, ref, pending, deadline))
+    assert ref is not None  # only an offer already live may have no operation
+    ctx.checkpoint(_outputs(inputs.to_wire(), ref, status="running", submitted_at=submitted))
+    return (yield from _follow(ctx, inputs, ref, submitted, deadline))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -455,29 +613,56 @@ def create(ctx: RunContext, news: Mapping[str, Any]) -> Procedure[tuple[str, dic
     return inputs.resource_id, outputs
 
 
+def _resume(
+    ctx: RunContext, inputs: LiveOfferInputs, ref: OperationRef, olds: Mapping[str, Any]
+) -> Procedure[dict[str, Any]]:
+    """Go on with the recorded go-live; nothing is sent. A recorded operation the portal no
+    longer knows is looked for among the offer's operations."""
+    deadline = ctx.deadline(inputs)
+    submitted = olds.get("submittedAt")
+    try:
+        return (yield from _follow(ctx, inputs, ref, submitted, deadline))
+    except NotFound:
+        pass
+    found = yield from find_latest_go_live(
+        ctx.client, inputs.publisher_id, inputs.offer_id, clock=ctx.clock, deadline=deadline
+    )
+    if found is None or found.operation_id == ref.operation_id:
+        ctx.warn(
+            f"offer {inputs.resource_id}: the recorded go-live {ref.operation_id} is unknown to "
+            f"the portal and the offer lists no other; looking again before going live"
+        )
+        return (yield from _go_live(ctx, inputs))
+    ctx.warn(
+        f"offer {inputs.resource_id}: the recorded go-live {ref.operation_id} is unknown to the "
+        f"portal; following the offer's latest go-live {found.operation_id} instead"
+    )
+    return (yield from _follow(ctx, inputs, found, submitted, deadline))
+
+
 def update(
     ctx: RunContext, olds: Mapping[str, Any], news: Mapping[str, Any]
 ) -> Procedure[dict[str, Any]]:
-    """New triggers (or a failed last go-live) mean a new go-live; an unfinished one is resumed."""
+    """New triggers (or a failed last go-live) mean a new go-live; an unfinished one is resumed.
+
+    A recorded go-live that has not been seen to end (running, not started, or a status we
+    cannot read) is only ever resumed, never sent again; one that failed or was canceled is
+    sent again once.
+    """
     inputs = LiveOfferInputs.from_wire(news)
     triggers_changed = list(olds.get("triggers") or []) != list(inputs.triggers)
-    ref = _ref_from_outputs(olds)
-    if not triggers_changed and ref is not None and olds.get("status") in IN_FLIGHT_STATUSES:
-        pending = dict(olds)
-        if not inputs.wait_for_completion:
-            operation, _ = yield Call(lambda: ctx.client.get_operation(ref))
-            return _outputs(
-                inputs.to_wire(),
-                ref,
-                status=_status_name(operation.status),
-                submitted_at=olds.get("submittedAt"),
-                operation=operation,
-            )
-        return (yield from _wait(ctx, inputs, ref, pending, ctx.deadline(inputs)))
-    if triggers_changed or olds.get("status") != SUCCEEDED:
+    ref = _recorded_ref(ctx, olds)
+    status = olds.get("status")
+    if not triggers_changed and ref is not None and status not in ENDED_STATUSES:
+        return (yield from _resume(ctx, inputs, ref, olds))
+    if triggers_changed or status != SUCCEEDED:
         return (yield from _go_live(ctx, inputs))
     out = dict(olds)
     out.update(inputs.to_wire())
+    if "waitTimeoutSeconds" not in news:
+        out.pop("waitTimeoutSeconds", None)
+    if ref is not None:
+        out["operationUrl"] = ref.url
     return out
 
 
@@ -486,83 +671,201 @@ def read(
 ) -> Procedure[tuple[str | None, dict[str, Any], dict[str, Any]]]:
     """Refresh (or import, when `olds` is empty) from the portal; a vanished offer reads as gone.
 
-    Returns (id or None when gone, outputs, inputs).
+    Returns (id or None when gone, outputs, inputs). `adopted` is true only for an offer that
+    really is live from a go-live this stack did not send.
     """
     publisher_id, offer_id = parse_resource_id(id_)
     previous = dict(olds or {})
+    previous.setdefault("publisherId", publisher_id)
+    previous.setdefault("offerId", offer_id)
+    limit = ctx.host_timeout_seconds or READ_RETRY_SECONDS
+    deadline = ctx.clock.now() + limit
     try:
-        yield Call(lambda: ctx.client.offer_status(publisher_id, offer_id))
+        yield from call_retrying(
+            lambda: ctx.client.offer_status(publisher_id, offer_id),
+            clock=ctx.clock,
+            deadline=deadline,
+            what=f"reading {id_} status",
+        )
     except NotFound:
         return None, {}, {}
-    ref = _ref_from_outputs(previous)
+    recorded = _recorded_ref(ctx, previous)
+    ref = recorded
     if ref is None:
-        ref = yield from find_latest_go_live(ctx.client, publisher_id, offer_id)
+        ref = yield from find_latest_go_live(
+            ctx.client, publisher_id, offer_id, clock=ctx.clock, deadline=deadline
+        )
+    operation: Operation | None = None
+    if ref is not None:
+        try:
+            operation = yield from _read_operation(ctx, ref, deadline)
+        except NotFound:
+            found = yield from find_latest_go_live(
+                ctx.client, publisher_id, offer_id, clock=ctx.clock, deadline=deadline
+            )
+            ref = found if found is not None and found.operation_id != ref.operation_id else None
+            if ref is not None:
+                operation = yield from _read_operation(ctx, ref, deadline)
     if ref is None:
-        if not previous:
+        if not olds:
             raise LiveOfferError(
                 f"offer {id_} has never been sent live (no go-live operation found), so there is "
                 f"nothing to import. Declare a LiveOffer for it and run `pulumi up` instead."
             )
+        if recorded is not None:
+            ctx.warn(
+                f"offer {id_}: the recorded go-live {recorded.operation_id} is unknown to the "
+                f"portal and the offer lists no other; the next `pulumi up` looks again"
+            )
+            gone = dict(previous)
+            gone.update(operationId=None, operationUrl=None, status="unknown", adopted=False)
+            return id_, gone, {k: previous[k] for k in INPUT_KEYS if k in previous}
         return id_, previous, {k: previous[k] for k in INPUT_KEYS if k in previous}
-    try:
-        operation, _ = yield Call(lambda: ctx.client.get_operation(ref))
-    except NotFound:
-        operation = None
+
+    if not olds and (operation is None or operation.status != OperationStatus.SUCCEEDED):
+        shown = _status_name(operation.status) if operation else "unreadable"
+        raise LiveOfferError(
+            f"offer {id_} is not live: its latest go-live {ref.operation_id} is {shown}. Import "
+            f"adopts offers that are live; declare a LiveOffer for it and run `pulumi up`, which "
+            f"attaches to a go-live still running or sends a failed or canceled one again."
+        )
     inputs: dict[str, Any] = {k: previous[k] for k in INPUT_KEYS if k in previous}
-    inputs.setdefault("publisherId", publisher_id)
-    inputs.setdefault("offerId", offer_id)
-    if not previous:
+    if not olds:
         inputs.setdefault("triggers", [])
         inputs.setdefault("waitForCompletion", True)
-        inputs.setdefault("waitTimeoutSeconds", float(DEFAULT_WAIT_TIMEOUT_SECONDS))
+        inputs.setdefault("cancelOnDestroy", False)
+    same_operation = recorded is not None and recorded.operation_id == ref.operation_id
     status = _status_name(operation.status) if operation else str(previous.get("status", "unknown"))
+    finished = previous.get("finishedAt") if same_operation else None
+    if status in ENDED_STATUSES and not finished:
+        finished = _iso(ctx.clock.wall())
+    if status not in ENDED_STATUSES:
+        finished = None
+    if not olds:
+        adopted = status == SUCCEEDED  # import: live, and not sent by this stack
+    else:
+        adopted = bool(previous.get("adopted")) and same_operation and status == SUCCEEDED
+    if (
+        operation is not None
+        and status in RETRIED_STATUSES
+        and (previous.get("status") != status or not same_operation)
+    ):
+        ctx.warn(
+            f"offer {id_}: {describe_failure(operation, ref, what='go-live')}\n"
+            f"`pulumi up` will send the offer live again."
+        )
     outputs = _outputs(
         inputs,
         ref,
         status=status,
-        submitted_at=previous.get("submittedAt"),
-        finished_at=previous.get("finishedAt"),
+        submitted_at=previous.get("submittedAt") if same_operation else None,
+        finished_at=finished,
         operation=operation,
-        adopted=bool(previous.get("adopted", not previous)),
-        previous=previous,
+        adopted=adopted,
+        previous=previous if same_operation else None,
     )
     return id_, outputs, inputs
 
 
 def delete(ctx: RunContext, id_: str, olds: Mapping[str, Any]) -> Procedure[str]:
-    """Cancel a go-live still running; a live offer stays live. Returns what happened, in words."""
+    """Leave a live offer live; leave a running go-live running unless `cancelOnDestroy`.
+
+    Returns what happened, in words. Bounded by the delete timeout, else the wait limit.
+    """
     publisher_id, offer_id = parse_resource_id(id_)
-    ref = _ref_from_outputs(olds)
+    props = dict(olds)
+    props.setdefault("publisherId", publisher_id)
+    props.setdefault("offerId", offer_id)
+    cancel = olds.get("cancelOnDestroy") is True
+    recorded_limit = olds.get("waitTimeoutSeconds")
+    limit = ctx.host_timeout_seconds or (
+        float(recorded_limit)
+        if isinstance(recorded_limit, (int, float)) and recorded_limit > 0
+        else float(DEFAULT_WAIT_TIMEOUT_SECONDS)
+    )
+    deadline = ctx.clock.now() + limit
+    ref = _recorded_ref(ctx, props)
     try:
-        limit = ctx.host_timeout_seconds
-        operation = yield from cancel_go_live(
-            ctx.client,
-            publisher_id,
-            offer_id,
-            ref,
-            clock=ctx.clock,
-            deadline=ctx.clock.now() + limit if limit else None,
-            on_progress=ctx.on_progress,
-        )
+        if ref is None and olds.get("status") not in ENDED_STATUSES:
+            # The last POST's answer was lost: a go-live may have started all the same.
+            ref = yield from find_go_live_in_flight(
+                ctx.client, publisher_id, offer_id, clock=ctx.clock, deadline=deadline
+            )
+        if ref is None:
+            return (
+                f"offer {id_}: no go-live is recorded or running for it; removed from the stack, "
+                f"nothing was sent."
+            )
+        try:
+            operation = yield from _read_operation(ctx, ref, deadline)
+        except NotFound:
+            yield from call_retrying(
+                lambda: ctx.client.offer_status(publisher_id, offer_id),
+                clock=ctx.clock, deadline=deadline, what=f"reading {id_} status",
+            )
+            return (
+                f"offer {id_}: the recorded go-live {ref.operation_id} is unknown to the portal; "
+                f"removed from the stack, nothing was sent."
+            )
     except NotFound:
         return f"offer {id_} no longer exists in the Partner Portal; removed from the stack."
-    if operation is not None and operation.status != OperationStatus.SUCCEEDED:
-        op_id = ref.operation_id if ref else "found running"
+    if operation.is_terminal:
+        return _ended_message(id_, ref, operation)
+    if not cancel:
         return (
-            f"offer {id_}: the go-live still in flight was cancelled (operation {op_id} is now "
-            f"{_status_name(operation.status)}). The offer did not go live."
+            f"offer {id_}: go-live {ref.operation_id} is still {_status_name(operation.status)} "
+            f"and was left running (cancelOnDestroy is not set): the offer goes live when it "
+            f"ends. Removed from the stack; nothing was sent."
         )
-    went_live = operation is not None or olds.get("status") == SUCCEEDED
-    if not went_live:
+    if RunContext.is_wanted(publisher_id, offer_id, ref):
         return (
-            f"offer {id_}: no go-live was in flight (the recorded one is "
-            f"{olds.get('status') or 'unknown'}); removed from the stack, nothing was sent."
+            f"offer {id_}: go-live {ref.operation_id} was left running although cancelOnDestroy "
+            f"is set, because another LiveOffer in this update waits on it (a rename or a "
+            f"replacement). Removed this one from the stack."
+        )
+    try:
+        outcome = yield from cancel_go_live(
+            ctx.client, publisher_id, offer_id, ref, clock=ctx.clock, deadline=deadline,
+            on_progress=ctx.on_progress,
+        )
+    except WaitTimedOut:
+        raise LiveOfferError(
+            f"offer {id_}: a cancel of go-live {ref.operation_id} was requested, but the go-live "
+            f"had not ended when the limit ({limit:g} s) passed: it may still go live. Run "
+            f"`pulumi destroy` again to keep watching it, or check the offer in Partner Center."
+        ) from None
+    operation = outcome.operation or operation
+    if outcome.refused is not None and not operation.is_terminal:
+        return (
+            f"offer {id_}: the portal refused to cancel go-live {ref.operation_id} "
+            f"({outcome.refused}); it keeps running and the offer goes live when it ends. "
+            f"Removed from the stack."
+        )
+    return _ended_message(id_, ref, operation, cancelled=outcome.requested)
+
+
+def _ended_message(
+    id_: str, ref: OperationRef, operation: Operation, *, cancelled: bool = False
+) -> str:
+    if operation.status == OperationStatus.SUCCEEDED:
+        return (
+            f"offer {id_} stays live (go-live {ref.operation_id} succeeded): going live cannot "
+            f"be undone through the Partner Portal API. It was only removed from the stack. To "
+            f"stop selling it, stop-sell the offer in Partner Center."
+        )
+    if cancelled:
+        return (
+            f"offer {id_}: the go-live still in flight was cancelled (operation "
+            f"{ref.operation_id} is now {_status_name(operation.status)}). The offer did not go "
+            f"live."
         )
     return (
-        f"offer {id_} stays live: going live cannot be undone through the Partner Portal API. "
-        f"It was only removed from the stack. To stop selling it, stop-sell the offer in "
-        f"Partner Center."
+        f"offer {id_}: the last go-live ({ref.operation_id}) is "
+        f"{_status_name(operation.status)}, so it did not go live from it; removed from the "
+        f"stack, nothing was sent."
     )
+
+
 
 
 # ---------------------------------------------------------------------------------------------

@@ -39,9 +39,15 @@ R = TypeVar("R")
 
 @dataclass(frozen=True)
 class Call(Generic[T]):
-    """One blocking I/O step; its result is sent back, its exception thrown in."""
+    """One blocking I/O step; its result is sent back, its exception thrown in.
+
+    `critical` marks a step whose outcome must be known even when the run is cancelled (the
+    go-live POST: if it started a go-live, the state must name it). The asyncio driver lets
+    such a call finish, hands its outcome to the procedure, and stops at the next effect.
+    """
 
     fn: Callable[[], T]
+    critical: bool = False
 
 
 @dataclass(frozen=True)
@@ -207,24 +213,42 @@ async def run_async(
     """Drive `proc` on the running loop: Calls in a bounded pool, Sleeps on `clock.asleep`.
 
     Task cancellation stops at once: the generator is closed (its `finally` blocks run) and
-    `asyncio.CancelledError` propagates; a Call already in a pool thread finishes unobserved.
+    `asyncio.CancelledError` propagates; a plain Call already in a pool thread finishes
+    unobserved. A `critical` Call is awaited to its end (its HTTP timeouts bound it), its outcome
+    is handed to the procedure, and the cancellation takes effect at the procedure's next
+    effect, so whatever the procedure records right after it (a checkpoint) is not lost.
     """
     loop = asyncio.get_running_loop()
     pool = executor if executor is not None else _default_executor()
     value: Any = None
     error: BaseException | None = None
+    cancelled: asyncio.CancelledError | None = None
     try:
         while True:
             try:
                 effect = proc.throw(error) if error is not None else proc.send(value)
             except StopIteration as stop:
+                if cancelled is not None:
+                    raise cancelled from None
                 return stop.value
             value, error = None, None
+            if cancelled is not None:
+                raise cancelled
             if isinstance(effect, Sleep):
                 await clock.asleep(effect.seconds)
             elif isinstance(effect, Call):
+                future = loop.run_in_executor(pool, effect.fn)
                 try:
-                    value = await loop.run_in_executor(pool, effect.fn)
+                    value = await (asyncio.shield(future) if effect.critical else future)
+                except asyncio.CancelledError as exc:
+                    if not effect.critical:
+                        raise
+                    cancelled = exc
+                    log.info("cancel requested during a critical call; letting it finish")
+                    try:
+                        value = await _finish(future)
+                    except Exception as call_error:
+                        error = call_error
                 except Exception as exc:
                     error = exc
             else:
@@ -232,3 +256,13 @@ async def run_async(
     except BaseException:
         proc.close()
         raise
+
+
+async def _finish(future: asyncio.Future[Any]) -> Any:
+    """Await a critical call's future even if this task is cancelled again meanwhile."""
+    while True:
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            if future.done():
+                return future.result()

@@ -41,6 +41,33 @@ _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 
 
+CONNECT_TIMEOUT_SECONDS = 5.0
+DEFAULT_READ_TIMEOUT_SECONDS = 30.0
+READ_TIMEOUT_ENV = "MARKETPLACE_READ_TIMEOUT_SECONDS"
+
+
+def read_timeout_seconds(environ: Mapping[str, str] | None = None) -> float:
+    """How long one portal request may wait for its answer (environment only; default 30 s).
+
+    A go-live POST whose answer does not come in time is never sent again in the same run: the
+    offer's operations are listed until the wait limit instead. Slow gateways may need more.
+    """
+    env = os.environ if environ is None else environ
+    text = (env.get(READ_TIMEOUT_ENV) or "").strip()
+    if not text:
+        return DEFAULT_READ_TIMEOUT_SECONDS
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.5 <= value <= 600:
+        raise SettingsError(
+            f"{READ_TIMEOUT_ENV} must be a number of seconds between 0.5 and 600; got "
+            f"{text[:40]!r}. Unset it to use {DEFAULT_READ_TIMEOUT_SECONDS:g} s."
+        )
+    return value
+
+
 class SettingsError(ValueError):
     """A configuration value is missing or malformed; the message names the key and the fix."""
 
@@ -169,6 +196,7 @@ class ProviderSettings:
             self.endpoint,
             tokens,
             api_version=self.api_version,
+            timeout=(CONNECT_TIMEOUT_SECONDS, read_timeout_seconds()),
             verify=self.ca_bundle or True,
             allow_insecure_http=self.allow_insecure_http,
         )

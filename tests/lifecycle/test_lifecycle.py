@@ -10,6 +10,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import pytest
+
 from marketplace_emulator.harness import RunningEmulator
 from tests.enginedouble import Secret
 from tests.lifecycle.conftest import SeedOffer
@@ -130,23 +132,34 @@ def test_refresh_after_the_offer_vanished_removes_it(
         assert [r.urn for r in eng.state.resources if r.custom and "LiveOffer" in r.type] == []
 
 
-def test_destroy_cancels_a_go_live_in_flight(
-    flavour: Flavour, fast_emulator: RunningEmulator, seed_offer: SeedOffer, tmp_path: Path
+@pytest.mark.parametrize("cancel_on_destroy", [True, False])
+def test_destroy_cancels_a_go_live_in_flight_only_when_asked(
+    flavour: Flavour,
+    fast_emulator: RunningEmulator,
+    seed_offer: SeedOffer,
+    tmp_path: Path,
+    cancel_on_destroy: bool,
 ) -> None:
     offer = seed_offer(goLiveSteps=[{"id": "live", "stepName": "Live", "seconds": 2000}])
     with engine(flavour, fast_emulator, tmp_path) as eng:
         eng.up(
             [
                 flavour.resource(
-                    "live", publisherId=PUBLISHER, offerId=offer, waitForCompletion=False
+                    "live",
+                    publisherId=PUBLISHER,
+                    offerId=offer,
+                    waitForCompletion=False,
+                    cancelOnDestroy=cancel_on_destroy,
                 )
             ]
         ).raise_for_failure()
         outputs = outputs_of(eng, "live")
         assert outputs["status"] == "running"
+        assert outputs["cancelOnDestroy"] is cancel_on_destroy
         eng.destroy().raise_for_failure()
-    assert operation_status(fast_emulator, offer, outputs["operationId"]) == "canceled"
-    assert fast_emulator.admin.posts(PUBLISHER, offer, "cancel") == 1
+    status = operation_status(fast_emulator, offer, outputs["operationId"])
+    assert status == ("canceled" if cancel_on_destroy else "running")
+    assert fast_emulator.admin.posts(PUBLISHER, offer, "cancel") == int(cancel_on_destroy)
     assert golive_posts(fast_emulator, offer) == 1
 
 

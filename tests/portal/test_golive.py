@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Any
 
@@ -10,17 +11,21 @@ import pytest
 from pulumi_marketplace_provider.partner_portal import (
     BadRequest,
     GoLiveStart,
+    GoLiveUnconfirmed,
     InvalidIdentifier,
     OperationFailed,
     OperationStatus,
     PortalClient,
     StaticToken,
+    TransportError,
     WaitTimedOut,
     cancel_go_live,
+    find_go_live_in_flight,
     find_latest_go_live,
     start_go_live,
     wait_for_operation,
 )
+from pulumi_marketplace_provider.partner_portal.errors import surely_not_applied
 
 from .conftest import PUB, Portal, emulated
 
@@ -118,57 +123,80 @@ def test_draft_offer_gets_the_portals_400_whole_and_no_retry(portal: Portal) -> 
     assert len(portal.golive_posts(offer)) == 1
 
 
-FAULTS: list[tuple[str, dict[str, Any]]] = [
-    ("status", {"status": 503}),
-    ("status", {"status": 500}),
-    ("status", {"status": 502}),
-    ("reset", {}),
+# Faults after which the POST may have been applied: answered by 5xx, reset, dropped after the
+# portal acted, accepted without a pointer, or answered after the client's read timeout.
+APPLIED: list[tuple[str, dict[str, Any]]] = [
     ("drop", {}),
     ("nopointer", {}),
     ("delay", {"delay": 1.0}),
 ]
+NOT_APPLIED: list[tuple[str, dict[str, Any]]] = [
+    ("status", {"status": 503}),
+    ("status", {"status": 500}),
+    ("status", {"status": 502}),
+    ("reset", {}),
+]
 
 
-@pytest.mark.parametrize(("kind", "extra"), FAULTS, ids=[f"{k}{e}" for k, e in FAULTS])
-def test_lost_post_answers_never_start_a_second_go_live(portal: Portal, kind: str,
-                                                        extra: dict[str, Any]) -> None:
+@pytest.mark.parametrize(("kind", "extra"), APPLIED, ids=[f"{k}{e}" for k, e in APPLIED])
+def test_a_lost_answer_that_started_a_go_live_is_found_by_listing(
+        portal: Portal, kind: str, extra: dict[str, Any]) -> None:
     offer = portal.offer("lossy", state="signoff")
     portal.admin.add_fault(kind, "/golive$", method="POST", **extra)
     client = PortalClient(portal.emu.base_url, StaticToken(portal.emu.token),
                           clock=portal.clock, timeout=(2.0, 0.3))
     start = go(portal, offer, client=client)
-    assert start.ref is not None
+    assert start.ref is not None and start.posted and not start.attached
     golives = portal.operations(offer, GOLIVE)
     assert len(golives) == 1 and golives[0]["id"] == start.ref.operation_id
-    if kind == "delay":
-        # The timed-out POST is still being served: let it finish before counting. It may
-        # have started the go-live (and a later POST was refused with 409, then attached to),
-        # or been refused itself: either way there is one go-live.
-        for _ in range(100):
-            if len(portal.golive_posts(offer)) >= 2 or not any(
-                    f["remaining"] for f in portal.admin.faults()):
-                break
-            time.sleep(0.05)
-        time.sleep(1.2)
-        posts = portal.golive_posts(offer)
-        assert 1 <= len(posts) <= 2 and len(portal.operations(offer, GOLIVE)) == 1
-        assert sorted(p["status"] for p in posts)[0] == 202
-        if len(posts) == 2:  # the loser was refused by the portal (409, or 400 if already live)
-            assert 400 <= sorted(p["status"] for p in posts)[1] < 500
-        return
+    time.sleep(1.2)  # a delayed POST is still being served: let it end before counting
     posts = portal.golive_posts(offer)
-    assert sum(1 for p in posts if p["applied"]) == 1
-    if kind in ("drop", "nopointer"):
-        assert len(posts) == 1  # the POST reached the portal: it was never sent again
-    else:
-        # Refused before the portal acted: the operations were listed, then one re-POST.
-        assert len(posts) == 2
-        log = portal.requests()
-        between = [r for r in log if posts[0]["seq"] < r["seq"] < posts[1]["seq"]]
-        assert any("/submissions" in r["path"] for r in between)
+    assert len(posts) == 1 and posts[0]["applied"], "the POST was never sent again"
     op = portal.run(wait_for_operation(client, start.ref, clock=portal.clock,
                                        deadline=portal.deadline(), throttle=portal.gate))
     assert op.status is OperationStatus.SUCCEEDED
+
+
+@pytest.mark.parametrize(("kind", "extra"), NOT_APPLIED, ids=[f"{k}{e}" for k, e in NOT_APPLIED])
+def test_an_ambiguous_failure_is_never_followed_by_a_second_post(
+        portal: Portal, kind: str, extra: dict[str, Any]) -> None:
+    """5xx or a reset may have been applied: list until the deadline, never POST again; the
+    next attempt (the next `up`) lists first and sends it once."""
+    offer = portal.offer("lossy", state="signoff")
+    portal.admin.add_fault(kind, "/golive$", method="POST", **extra)
+    with pytest.raises(GoLiveUnconfirmed, match="NOT sent again"):
+        go(portal, offer, deadline=portal.deadline(120.0))
+    assert len(portal.golive_posts(offer)) == 1
+    assert len(portal.requests("GET", "/submissions")) >= 3, "it kept looking until the deadline"
+    assert portal.operations(offer, GOLIVE) == []
+    start = go(portal, offer)  # the next run: the listing shows nothing, so one POST
+    assert start.posted and start.ref is not None
+    assert len(portal.golive_posts(offer)) == 2
+    assert len(portal.operations(offer, GOLIVE)) == 1
+
+
+def test_a_post_answered_after_the_read_timeout_is_applied_late_and_never_repeated(
+        portal: Portal) -> None:
+    """The portal acts on the POST only after the client gave up waiting for the answer."""
+    offer = portal.offer("late", state="signoff")
+    portal.admin.add_fault("delay", "/golive$", method="POST", delay=2.0)
+    client = PortalClient(portal.emu.base_url, StaticToken(portal.emu.token),
+                          clock=portal.clock, timeout=(2.0, 0.2))
+    start = go(portal, offer, client=client)
+    assert start.posted and start.ref is not None
+    time.sleep(0.5)
+    assert len(portal.golive_posts(offer)) == 1
+    assert len(portal.operations(offer, GOLIVE)) == 1
+
+
+def test_a_refused_connection_is_retried_because_nothing_was_sent(portal: Portal) -> None:
+    offer = portal.offer("refused", state="signoff")
+    dead = PortalClient("http://127.0.0.1:9", StaticToken(portal.emu.token), clock=portal.clock,
+                        timeout=(0.5, 0.5))
+    with pytest.raises(TransportError) as caught:
+        dead.go_live(PUB, offer)
+    assert caught.value.kind == "connect-refused"
+    assert surely_not_applied(caught.value)
 
 
 def test_lost_answer_and_a_failing_listing_still_start_exactly_one(portal: Portal) -> None:
@@ -181,14 +209,17 @@ def test_lost_answer_and_a_failing_listing_still_start_exactly_one(portal: Porta
     assert len(portal.operations(offer, GOLIVE)) == 1
 
 
-def test_repeated_5xx_on_post_stops_after_a_bounded_number_of_attempts(portal: Portal) -> None:
-    offer = portal.offer("down", state="signoff")
-    portal.admin.add_fault("status", "/golive$", method="POST", status=503, times=None)
-    with pytest.raises(Exception, match="HTTP 503"):
-        go(portal, offer)
+def test_repeated_429_on_post_is_retried_within_the_deadline(portal: Portal) -> None:
+    offer = portal.offer("busy", state="signoff")
+    portal.admin.add_fault("status", "/golive$", method="POST", status=429, retry_after=40,
+                           times=2)
+    start = go(portal, offer)
+    assert start.posted
     posts = portal.golive_posts(offer)
-    assert 2 <= len(posts) <= 8 and not any(p["applied"] for p in posts)
-    assert portal.operations(offer, GOLIVE) == []
+    assert len(posts) == 3 and [p["applied"] for p in posts] == [False, False, True]
+    stamps = [emulated(p) for p in posts]
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
+    assert min(gaps) >= 39.0, f"Retry-After: 40 not honoured between POSTs: {gaps}"
 
 
 def test_find_latest_go_live(portal: Portal) -> None:
@@ -202,33 +233,42 @@ def test_cancel_a_running_go_live(portal: Portal) -> None:
     offer = portal.offer("cancelme", state="signoff", goLiveSteps=[
         {"id": "live", "stepName": "Live", "seconds": 600}])
     ref = portal.client.go_live(PUB, offer)
-    op = portal.run(cancel_go_live(portal.client, PUB, offer, ref, clock=portal.clock,
-                                   throttle=portal.gate))
-    assert op is not None and op.status is OperationStatus.CANCELED
+    outcome = portal.run(cancel_go_live(portal.client, PUB, offer, ref, clock=portal.clock,
+                                        deadline=None, throttle=portal.gate))
+    assert outcome.requested and outcome.refused is None
+    assert outcome.operation is not None
+    assert outcome.operation.status is OperationStatus.CANCELED
     assert len(portal.requests("POST", "/cancel$")) == 1
 
 
-def test_cancel_that_takes_time_is_waited_out_and_found_without_a_ref(portal: Portal) -> None:
+def test_cancel_that_takes_time_is_waited_out(portal: Portal) -> None:
     offer = portal.offer("slowcancel", state="signoff", cancelMode="async", cancelSeconds=60,
                          goLiveSteps=[{"id": "live", "stepName": "Live", "seconds": 600}])
     portal.client.go_live(PUB, offer)
-    op = portal.run(cancel_go_live(portal.client, PUB, offer, None, clock=portal.clock,
-                                   throttle=portal.gate))
-    assert op is not None and op.status is OperationStatus.CANCELED
+    ref = portal.run(find_go_live_in_flight(portal.client, PUB, offer))
+    assert ref is not None
+    outcome = portal.run(cancel_go_live(portal.client, PUB, offer, ref, clock=portal.clock,
+                                        deadline=None, throttle=portal.gate))
+    assert outcome.operation is not None
+    assert outcome.operation.status is OperationStatus.CANCELED
 
 
-def test_cancel_when_nothing_runs_returns_none(portal: Portal) -> None:
+def test_cancel_when_nothing_runs_sends_nothing(portal: Portal) -> None:
     offer = portal.offer("idle", state="live")
     ref = portal.run(find_latest_go_live(portal.client, PUB, offer))
-    assert portal.run(cancel_go_live(portal.client, PUB, offer, ref, clock=portal.clock)) is None
-    assert portal.run(cancel_go_live(portal.client, PUB, offer, None, clock=portal.clock)) is None
+    assert ref is not None
+    outcome = portal.run(cancel_go_live(portal.client, PUB, offer, ref, clock=portal.clock,
+                                        deadline=None))
+    assert not outcome.requested
+    assert outcome.operation is not None and outcome.operation.is_terminal
+    assert portal.run(find_go_live_in_flight(portal.client, PUB, offer)) is None
     assert portal.requests("POST") == []
 
 
 def test_invalid_ids_are_refused_before_any_request(portal: Portal) -> None:
     for proc in (start_go_live(portal.client, PUB, "a/b", clock=portal.clock, deadline=None),
                  find_latest_go_live(portal.client, "p?x", "o"),
-                 cancel_go_live(portal.client, PUB, "%2e", None)):
+                 find_go_live_in_flight(portal.client, PUB, "%2e")):
         with pytest.raises(InvalidIdentifier):
             portal.run(proc)
     assert portal.requests() == []

@@ -19,8 +19,43 @@ def test_check_fills_defaults() -> None:
         "offerId": "contoso-vm",
         "triggers": [],
         "waitForCompletion": True,
-        "waitTimeoutSeconds": float(live_offer.DEFAULT_WAIT_TIMEOUT_SECONDS),
-    }
+        "cancelOnDestroy": False,
+    }, "waitTimeoutSeconds is not filled in: a custom timeout must be able to govern"
+
+
+class _Clock:
+    def now(self) -> float:
+        return 1000.0
+
+
+@pytest.mark.parametrize(
+    ("explicit", "custom", "limit"),
+    [
+        (None, None, float(live_offer.DEFAULT_WAIT_TIMEOUT_SECONDS)),
+        (None, 6 * 3600.0, 6 * 3600.0),  # customTimeouts {create: 6h} lengthens the wait
+        (600.0, None, 600.0),
+        (600.0, 6 * 3600.0, 600.0),  # both set: the tighter one
+        (9 * 3600.0, 6 * 3600.0, 6 * 3600.0),
+    ],
+)
+def test_the_wait_limit_follows_custom_timeouts_and_the_input(
+    explicit: float | None, custom: float | None, limit: float
+) -> None:
+    news: dict = {"publisherId": "contoso", "offerId": "contoso-vm"}
+    if explicit is not None:
+        news["waitTimeoutSeconds"] = explicit
+    checked, _ = check({}, news)
+    inputs = live_offer.LiveOfferInputs.from_wire(checked)
+    ctx = live_offer.RunContext(client=None, clock=_Clock(), host_timeout_seconds=custom)  # type: ignore[arg-type]
+    assert ctx.limit(inputs) == limit
+    assert ctx.deadline(inputs) == 1000.0 + limit
+
+
+def test_check_refuses_a_cancel_on_destroy_that_is_not_a_flag() -> None:
+    failures = failures_by_property(
+        {"publisherId": "contoso", "offerId": "vm", "cancelOnDestroy": "yes"}
+    )
+    assert set(failures) == {"cancelOnDestroy"}
 
 
 @pytest.mark.parametrize(

@@ -39,7 +39,14 @@ from .errors import (
 )
 from .identifiers import validate_identifier
 from .models import OfferStatus, Operation, OperationStatus, Submission
-from .pointers import DEFAULT_API_VERSION, OperationRef, canonical_ref, parse_pointer
+from .pointers import (
+    DEFAULT_API_VERSION,
+    OperationRef,
+    canonical_ref,
+    is_composite_id,
+    non_migrated_ref,
+    parse_pointer,
+)
 from .retry_after import parse_retry_after
 from .urls import Origin, is_loopback_host, origin_of
 
@@ -260,8 +267,14 @@ class PortalClient:
                     f"{method} timed out ({kind}) talking to {self.endpoint}",
                     kind=kind, method=method, url=url,
                 ) from None
-            except (requests.exceptions.ConnectionError,
-                    requests.exceptions.ChunkedEncodingError,
+            except requests.exceptions.ConnectionError as exc:
+                # Refused before a connection existed: the request was surely never sent.
+                refused = isinstance(_reason(exc), urllib3.exceptions.NewConnectionError)
+                raise TransportError(
+                    f"connection to {self.endpoint} failed: {_first_line(exc)}",
+                    kind="connect-refused" if refused else "connection", method=method, url=url,
+                ) from None
+            except (requests.exceptions.ChunkedEncodingError,
                     requests.exceptions.ContentDecodingError,
                     # requests lets this one through unwrapped when it drains the body of a
                     # redirect it will not follow (a 3xx cut short).
@@ -421,11 +434,24 @@ class PortalClient:
         return op, retry_after
 
     def operation_ref(self, publisher_id: str, offer_id: str, operation_id: str) -> OperationRef:
-        """The canonical reference for an operation id learnt from `list_operations`."""
+        """The reference for an operation id (from a listing, a pointer or recorded state).
+
+        Always built on the configured endpoint and api-version, never from a stored URL, so a
+        stack keeps working when the endpoint's spelling or the api-version changes. A
+        non-migrated offer's `{pub}${offer}${n}${slot}` id keeps its `/api/operations/` form.
+        """
         path = self._offer_path(publisher_id, offer_id)  # validates both ids
         del path
+        if isinstance(operation_id, str) and is_composite_id(operation_id):
+            return non_migrated_ref(self.endpoint, operation_id, self.api_version)
         op_id = validate_identifier("operationId", operation_id)
         return canonical_ref(self.endpoint, publisher_id, offer_id, op_id, self.api_version)
+
+
+def _reason(exc: requests.exceptions.ConnectionError) -> object:
+    """The urllib3 cause inside a requests ConnectionError (MaxRetryError.reason), if any."""
+    inner = exc.args[0] if exc.args else None
+    return getattr(inner, "reason", inner)
 
 
 def _first_line(exc: BaseException) -> str:

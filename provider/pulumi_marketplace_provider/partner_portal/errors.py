@@ -31,6 +31,7 @@ __all__ = [
     "WaitTimedOut",
     "error_for_status",
     "is_transient",
+    "surely_not_applied",
 ]
 
 
@@ -222,4 +223,20 @@ def is_transient(exc: BaseException) -> bool:
         return exc.transient
     if isinstance(exc, (ServerError, Throttled)):
         return True
+    return False
+
+
+def surely_not_applied(exc: BaseException) -> bool:
+    """True when a failed request certainly changed nothing on the server, so a POST may be
+    sent again: a refusal (429, other 4xx but 408) or a connection that was never made.
+
+    Everything else (read timeout, reset mid-request, 5xx, a 2xx we could not read) may have
+    been applied, and a go-live POST is then reconciled by listing, never sent again.
+    """
+    if isinstance(exc, TransportError):
+        return exc.kind in ("connect-refused", "connect-timeout")
+    if isinstance(exc, (ServerError, PointerError, WaitTimedOut, OperationFailed)):
+        return False
+    if isinstance(exc, PortalError) and exc.status is not None:
+        return 400 <= exc.status < 500 and exc.status != 408
     return False

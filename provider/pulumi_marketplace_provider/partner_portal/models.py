@@ -528,11 +528,24 @@ class Submission:
 
     @property
     def is_go_live(self) -> bool:
-        return submission_kind(self.submission_type) == "golive"
+        """A go-live, however spelled: `goLive`, `GoLive`, `go-live`, `goLiveSubmission`...;
+        with no type the production slot says it (a go-live is the only production write)."""
+        kind = submission_kind(self.submission_type)
+        if kind.startswith("golive") or kind in ("live", "production"):
+            return True
+        return not kind and enum_key(self.slot) in ("production", "live")
 
     @property
     def is_publish(self) -> bool:
-        return submission_kind(self.submission_type) == "publish"
+        kind = submission_kind(self.submission_type)
+        if kind.startswith("publish") or kind in ("preview", "staging"):
+            return True
+        return not kind and enum_key(self.slot) in ("staging", "preview")
+
+    @property
+    def is_in_flight(self) -> bool:
+        """Running, or in a state we cannot read: never assume such an operation has ended."""
+        return self.is_running or self.state == OperationStatus.UNKNOWN
 
     @property
     def is_running(self) -> bool:

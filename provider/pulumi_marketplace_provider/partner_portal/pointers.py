@@ -24,6 +24,8 @@ __all__ = [
     "OperationRef",
     "PointerForm",
     "canonical_ref",
+    "is_composite_id",
+    "non_migrated_ref",
     "parse_pointer",
     "pointer_header",
 ]
@@ -162,3 +164,21 @@ def canonical_ref(
         f"{operation_id}?api-version={quote(api_version, safe='-._~')}"
     )
     return OperationRef(operation_id, url, "canonical")
+
+
+# A non-migrated offer's operation id: `{pub}${offer}${n}${slot}`, fields of safe characters.
+_COMPOSITE_ID = re.compile(r"[A-Za-z0-9._~-]+(?:\$[A-Za-z0-9._~-]+){2,5}")
+
+
+def is_composite_id(operation_id: str) -> bool:
+    """True for the `$`-separated ids that non-migrated offers' pointers carry."""
+    return _COMPOSITE_ID.fullmatch(operation_id) is not None and ".." not in operation_id
+
+
+def non_migrated_ref(endpoint: str, operation_id: str, api_version: str) -> OperationRef:
+    """The `/api/operations/{id}` URL of a composite id (check `is_composite_id` first)."""
+    if not is_composite_id(operation_id):
+        raise PointerError(f"{operation_id!r} is not a non-migrated operation id")
+    home = origin_of(endpoint)
+    url = f"{home.url}/api/operations/{operation_id}?api-version={quote(api_version, safe='-._~')}"
+    return OperationRef(operation_id, url, "nonMigrated")

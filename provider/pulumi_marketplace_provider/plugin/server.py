@@ -20,11 +20,11 @@ from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import (
     plugin_pb2,
     provider_pb2,
-    provider_pb2_grpc,
-    status_pb2,  # the SDK ships google.rpc.Status itself
+    provider_pb2_grpc,  # the SDK ships google.rpc.Status itself
 )
 
 from .. import __version__, live_offer
+from ..init_error import STATUS_DETAILS_KEY, status_details
 from ..partner_portal import PortalClient, PortalError
 from ..procedure import Procedure, SystemClock, run_async
 from ..settings import CONFIG_KEYS, NAMESPACE, SECRET_KEYS, ProviderSettings, SettingsError
@@ -77,7 +77,16 @@ class LiveOfferServicer(provider_pb2_grpc.ResourceProviderServicer):
             on_progress=self._engine.progress_reporter(urn),
             on_checkpoint=checkpoint.update,
             host_timeout_seconds=timeout if timeout and timeout > 0 else None,
+            on_warning=lambda text: self._warn_soon(text, urn),
         )
+
+    def _warn_soon(self, message: str, urn: str) -> None:
+        """Send a warning to the engine from a procedure step (which runs on the loop)."""
+        task = asyncio.get_running_loop().create_task(
+            self._engine.log(message, urn=urn, severity="warning")
+        )
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
 
     async def _run(self, proc: Procedure[T]) -> T:
         """Run one lifecycle procedure as a task that Cancel can stop."""
@@ -109,19 +118,13 @@ class LiveOfferServicer(provider_pb2_grpc.ResourceProviderServicer):
     ) -> None:
         """Abort with ErrorResourceInitFailed so the engine records the operation we started."""
         await self._engine.log(message, urn=urn, severity="error")
-        detail = provider_pb2.ErrorResourceInitFailed(
-            id=id_,
-            properties=marshal(outputs, secrets),
-            inputs=marshal(inputs, secrets),
-            reasons=[message],
-            refresh_before_update=True,
+        details = status_details(
+            message, id_=id_, outputs=outputs, inputs=inputs, secrets=secrets
         )
-        status = status_pb2.Status(code=grpc.StatusCode.UNKNOWN.value[0], message=message)
-        status.details.add().Pack(detail)
         await context.abort(
             grpc.StatusCode.UNKNOWN,
             message,
-            trailing_metadata=(("grpc-status-details-bin", status.SerializeToString()),),
+            trailing_metadata=((STATUS_DETAILS_KEY, details),),
         )
 
     async def _mutate(
@@ -270,6 +273,8 @@ class LiveOfferServicer(provider_pb2_grpc.ResourceProviderServicer):
         olds, _ = unmarshal(request.olds)
         news, _ = unmarshal(request.news)
         decision = live_offer.diff(olds, news)
+        if decision.warning:
+            await self._engine.log(decision.warning, urn=request.urn, severity="warning")
         kinds = provider_pb2.PropertyDiff
         detailed = {
             key: provider_pb2.PropertyDiff(

@@ -27,6 +27,7 @@ class LiveOfferArgs:
     triggers: pulumi.Input[Sequence[Any]] | None = field(default=None)
     wait_for_completion: pulumi.Input[bool] | None = None
     wait_timeout_seconds: pulumi.Input[float] | None = None
+    cancel_on_destroy: pulumi.Input[bool] | None = None
 
 
 class LiveOffer(Resource, module="marketplace", name="LiveOffer"):
@@ -34,7 +35,8 @@ class LiveOffer(Resource, module="marketplace", name="LiveOffer"):
 
     `pulumi up` starts the go-live (attaching to one already running, never starting a second)
     and waits until the portal reports it succeeded; `pulumi refresh` re-reads its status;
-    `pulumi destroy` cancels a go-live still in flight (a live offer stays live).
+    `pulumi destroy` leaves a live offer live, and a go-live still in flight running unless
+    `cancel_on_destroy` is set.
     """
 
     publisher_id: pulumi.Output[str]
@@ -42,6 +44,7 @@ class LiveOffer(Resource, module="marketplace", name="LiveOffer"):
     triggers: pulumi.Output[list[Any]]
     wait_for_completion: pulumi.Output[bool]
     wait_timeout_seconds: pulumi.Output[float]
+    cancel_on_destroy: pulumi.Output[bool]
     operation_id: pulumi.Output[str]
     """The Partner Portal operation id of the go-live."""
     operation_url: pulumi.Output[str]
@@ -67,6 +70,7 @@ class LiveOffer(Resource, module="marketplace", name="LiveOffer"):
         triggers: pulumi.Input[Sequence[Any]] | None = None,
         wait_for_completion: pulumi.Input[bool] | None = None,
         wait_timeout_seconds: pulumi.Input[float] | None = None,
+        cancel_on_destroy: pulumi.Input[bool] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """Declare an offer that `pulumi up` takes live.
@@ -80,6 +84,9 @@ class LiveOffer(Resource, module="marketplace", name="LiveOffer"):
         :param wait_timeout_seconds: how long `pulumi up` waits (default 7200). The dynamic
             host never passes custom timeouts, so this is the limit. When it passes, the go-live
             keeps running and the next `pulumi up` resumes waiting on it.
+        :param cancel_on_destroy: cancel a go-live still running when the resource is
+            destroyed (default False: it is left running). A go-live that another LiveOffer of
+            the same update waits on (a rename, a replacement) is never cancelled.
         """
         if args is not None:
             publisher_id = args.publisher_id if publisher_id is None else publisher_id
@@ -89,6 +96,8 @@ class LiveOffer(Resource, module="marketplace", name="LiveOffer"):
                 wait_for_completion = args.wait_for_completion
             if wait_timeout_seconds is None:
                 wait_timeout_seconds = args.wait_timeout_seconds
+            if cancel_on_destroy is None:
+                cancel_on_destroy = args.cancel_on_destroy
         if publisher_id is None:
             raise TypeError("LiveOffer: missing required argument 'publisher_id'")
         if offer_id is None:
@@ -99,6 +108,7 @@ class LiveOffer(Resource, module="marketplace", name="LiveOffer"):
             "triggers": triggers if triggers is not None else [],
             "waitForCompletion": wait_for_completion if wait_for_completion is not None else True,
             "waitTimeoutSeconds": wait_timeout_seconds,
+            "cancelOnDestroy": cancel_on_destroy if cancel_on_destroy is not None else False,
         }
         props.update({name: None for name in OUTPUT_KEYS})
         super().__init__(LiveOfferProvider(), resource_name, props, opts)
