@@ -42,8 +42,10 @@ class Call(Generic[T]):
     """One blocking I/O step; its result is sent back, its exception thrown in.
 
     `critical` marks a step whose outcome must be known even when the run is cancelled (the
-    go-live POST: if it started a go-live, the state must name it). The asyncio driver lets
-    such a call finish, hands its outcome to the procedure, and stops at the next effect.
+    go-live POST: if it started a go-live, the state must name it; and the listing that looks
+    for it when its answer was lost). The asyncio driver lets such a call finish, hands its
+    outcome to the procedure, and goes on through critical effects for at most
+    CANCEL_GRACE_SECONDS before it stops.
     """
 
     fn: Callable[[], T]
@@ -52,9 +54,10 @@ class Call(Generic[T]):
 
 @dataclass(frozen=True)
 class Sleep:
-    """Wait on the driver's clock; cancellable."""
+    """Wait on the driver's clock; cancellable (a `critical` one only after the grace)."""
 
     seconds: float
+    critical: bool = False
 
 
 Effect = Call[Any] | Sleep
@@ -188,6 +191,8 @@ def run_sync(
             raise TypeError(f"procedure yielded {effect!r}, not Call or Sleep")
 
 
+CANCEL_GRACE_SECONDS = 30.0  # after a Cancel, how long critical steps may still run
+
 _POOL_LOCK = threading.Lock()
 _POOL: concurrent.futures.ThreadPoolExecutor | None = None
 _POOL_WORKERS = 8
@@ -223,6 +228,7 @@ async def run_async(
     value: Any = None
     error: BaseException | None = None
     cancelled: asyncio.CancelledError | None = None
+    grace_until = 0.0
     try:
         while True:
             try:
@@ -233,9 +239,20 @@ async def run_async(
                 return stop.value
             value, error = None, None
             if cancelled is not None:
-                raise cancelled
+                left = grace_until - loop.time()
+                if not getattr(effect, "critical", False) or left <= 0:
+                    raise cancelled
+                if isinstance(effect, Sleep):
+                    await _sleep_shielded(clock, min(effect.seconds, left))
+                    continue
             if isinstance(effect, Sleep):
-                await clock.asleep(effect.seconds)
+                try:
+                    await clock.asleep(effect.seconds)
+                except asyncio.CancelledError as exc:
+                    if not effect.critical:
+                        raise
+                    cancelled = exc  # a critical wait (reconciling a POST) runs on in the grace
+                    grace_until = loop.time() + CANCEL_GRACE_SECONDS
             elif isinstance(effect, Call):
                 future = loop.run_in_executor(pool, effect.fn)
                 try:
@@ -243,6 +260,8 @@ async def run_async(
                 except asyncio.CancelledError as exc:
                     if not effect.critical:
                         raise
+                    if cancelled is None:
+                        grace_until = loop.time() + CANCEL_GRACE_SECONDS
                     cancelled = exc
                     log.info("cancel requested during a critical call; letting it finish")
                     try:
@@ -256,6 +275,12 @@ async def run_async(
     except BaseException:
         proc.close()
         raise
+
+
+async def _sleep_shielded(clock: Clock, seconds: float) -> None:
+    """A sleep inside the cancel grace: a repeated Cancel does not cut it short."""
+    sleeper = asyncio.ensure_future(clock.asleep(seconds))
+    await _finish(sleeper)
 
 
 async def _finish(future: asyncio.Future[Any]) -> Any:

@@ -2,12 +2,19 @@
 
 Each run gets its own emulator *process* (state file on disk), its own engine double and one
 provider flavour (`dynamic` or `plugin`, alternating by seed). Every "chaos" command runs while
-the emulator injects random faults (5xx, resets, 429 storms, dropped answers, delays below the
-client's 30 s read timeout, malformed JSON, missing pointers, odd Retry-After) and, on some
-commands, one disruption: the emulator restarted mid-operation (SIGTERM or SIGKILL; the state
-file and request log survive), the provider process SIGKILLed mid-wait (the next command starts
-a new one), or the CLI killed mid-operation (a pending create is left in state). Each chaos
-command is followed, with faults and throttling off, by a command that must converge.
+the emulator injects random faults (5xx, resets, 429 storms, dropped answers, delays, go-live
+POSTs answered only after the client's read timeout and applied late, malformed JSON, missing
+pointers, odd Retry-After) and, on some commands, one disruption: the emulator restarted
+mid-operation (SIGTERM or SIGKILL; the state file and request log survive), the provider process
+SIGKILLed mid-wait (the next command starts a new one), the CLI killed mid-operation (a pending
+create is left in state), Cancel (Ctrl-C) while the go-live POST is in flight (plugin), or
+someone else cancelling the go-live in the portal. Each chaos command is followed, with faults
+and throttling off, by a command that must converge.
+
+Between commands a run may also: change the endpoint's spelling (127.0.0.1 <-> localhost), fail
+or cancel a publish before new triggers (the up must fail with nothing sent), and rename or
+replace the resource while its go-live runs (the old half's delete must not cancel it, even with
+cancelOnDestroy).
 
 Invariants, checked after every command:
 
@@ -30,7 +37,8 @@ Invariants, checked after every command:
   engine's SIGINT without needing SIGKILL.
 
 Faults and disruptions are drawn from the run's seed; on top of that, run i is guaranteed fault
-kind i mod 8 and disruption i mod 5 on its create, so any ten consecutive runs cover them all.
+kind i mod 9 and disruption i mod 7 on its create, and episode i mod 5 (full profile), so any
+ten consecutive runs cover every fault kind, disruption and episode.
 Runs are independent (own emulator process, own engine double and provider processes) and run
 `--workers` at a time; most of their time is the client's own backoff.
 
@@ -75,7 +83,8 @@ PUBLISHER = "contoso"
 OFFER = "chaos-vm"
 TOKEN = "chaos-token"  # a test token for the local emulator
 SCALE = 20.0  # emulated seconds per real second
-WAIT_SECONDS = 90.0  # the resource's waitTimeoutSeconds: bounds every wait in a run
+WAIT_SECONDS = 40.0  # the resource's waitTimeoutSeconds: bounds every wait in a run
+READ_TIMEOUT = 2.0  # the providers' read timeout here; "late" POSTs are answered after it
 # A chain of faults on one request can legitimately add up to minutes of backoff (2, 4, 8, 16,
 # 32, 60 s...), and a dynamic-host Delete waits for the cancelled go-live with no deadline of its
 # own; so an RPC is only called hung after RPC_DEADLINE, and a command after HANG_LIMIT.
@@ -84,8 +93,14 @@ HANG_LIMIT = 330.0
 # The engine's SIGINT-then-SIGKILL on close: generous, as eight runs share two cores.
 CLOSE_GRACE = 10.0
 API = {"api-version": "2017-10-31"}
-FAULT_KINDS = ("5xx", "429", "reset", "drop", "delay", "malformed", "nopointer", "retryafter")
-DISRUPTIONS = ("emulator-restart", "emulator-kill", "provider-kill", "cli-kill", "throttle")
+FAULT_KINDS = (
+    "5xx", "429", "reset", "drop", "delay", "malformed", "nopointer", "retryafter", "late",
+)
+DISRUPTIONS = (
+    "emulator-restart", "emulator-kill", "provider-kill", "cli-kill", "throttle",
+    "cancel-during-post", "portal-cancel",
+)
+EPISODES = ("endpoint-change", "failed-publish", "canceled-publish", "rename", "replace")
 
 
 # --------------------------------------------------------------------------------------------
@@ -105,6 +120,7 @@ class RunReport:
     restarts: int = 0
     kills: int = 0
     terminates: int = 0
+    episodes: Counter[str] = field(default_factory=Counter)
     intents: int = 0
     started: int = 0
     refused: int = 0
@@ -146,11 +162,16 @@ class Summary:
     def line(self) -> str:
         by_flavour = Counter(r.flavour for r in self.reports)
         faults = self.faults
+        episodes: Counter[str] = Counter()
+        for r in self.reports:
+            episodes.update(r.episodes)
         return (
             f"chaos: {len(self.reports)} runs ({by_flavour['dynamic']} dynamic, "
             f"{by_flavour['plugin']} plugin) in {self.seconds:.0f} s, "
             f"{self.total('commands')} commands; faults fired {sum(faults.values())} ("
             + ", ".join(f"{k} {faults[k]}" for k in FAULT_KINDS)
+            + "); disruptions and episodes ("
+            + ", ".join(f"{k} {episodes[k]}" for k in (*DISRUPTIONS[5:], *EPISODES))
             + f"); emulator restarts {self.total('restarts')}, provider kills "
             f"{self.total('kills')}, CLI kills {self.total('terminates')}; intents "
             f"{self.total('intents')}, go-live POSTs started {self.total('started')}, refused "
@@ -202,6 +223,7 @@ class ChaosRun:
         *,
         forced_fault: str | None = None,
         forced_disruption: str | None = None,
+        forced_episode: str | None = None,
         max_faults: int = 5,
         max_storm: int = 4,
     ) -> None:
@@ -214,6 +236,7 @@ class ChaosRun:
         self.max_storm = max(2, max_storm)
         self.forced_fault = forced_fault
         self.forced_disruption = forced_disruption
+        self.forced_episode = forced_episode
         self.rng = random.Random(seed)
         self.flavour = Flavour(flavour)
         self.profile = profile
@@ -229,9 +252,13 @@ class ChaosRun:
         self.eng: EngineDouble | None = None
         self.triggers = "v1"
         self.wait = True
+        self.name = "live"
+        self.offer = OFFER  # the offerId as the program spells it (a case change replaces)
+        self.cancel_on_destroy = False
         self.launched: list[ProviderProcess] = []
         self.killed: set[int] = set()
         self.pending_allowed = False
+        self.portal_cancelled = False
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -252,12 +279,13 @@ class ChaosRun:
     def program(self) -> list[Any]:
         return [
             self.flavour.resource(
-                "live",
+                self.name,
                 publisherId=PUBLISHER,
-                offerId=OFFER,
+                offerId=self.offer,
                 triggers=[self.triggers],
                 waitForCompletion=self.wait,
                 waitTimeoutSeconds=WAIT_SECONDS,
+                cancelOnDestroy=self.cancel_on_destroy,
             )
         ]
 
@@ -289,7 +317,7 @@ class ChaosRun:
             self.flavour,
             self.emu.running(),
             self.dir,
-            extra_env=guarded_env(),
+            extra_env=guarded_env(MARKETPLACE_READ_TIMEOUT_SECONDS=f"{READ_TIMEOUT:g}"),
         )
         eng.config["marketplace:endpoint"] = self.emu.base_url
         eng.rpc_deadline = RPC_DEADLINE
@@ -311,6 +339,8 @@ class ChaosRun:
         go-live POST for `nopointer`)."""
         if kind == "nopointer":
             self.add_fault("nopointer", "/golive$", "POST")
+        elif kind == "late":
+            self.add_fault("delay", "/golive$", "POST", delay=READ_TIMEOUT + 1.5)
         elif kind in ("5xx", "429"):
             self.add_fault("status", "/submissions", "GET", status=503 if kind == "5xx" else 429,
                            retry_after="1" if kind == "429" else None)
@@ -335,7 +365,7 @@ class ChaosRun:
             method, path = rng.choice(paths)
             kind = rng.choice(
                 ["5xx", "5xx", "429", "reset", "drop", "delay", "malformed", "nopointer",
-                 "retryafter"]
+                 "retryafter", "late"]
             )
             times = rng.randint(1, 2)
             skip = rng.randint(0, 3)
@@ -347,8 +377,13 @@ class ChaosRun:
                 self.add_fault("status", path, method, status=429, retry_after=ra,
                                times=rng.randint(2, self.max_storm), skip=skip)
             elif kind == "delay":
-                delay = round(rng.uniform(0.2, 3.0), 2)  # far below the 30 s read timeout
+                delay = round(rng.uniform(0.2, READ_TIMEOUT * 0.8), 2)  # below the read timeout
+                if path == "/golive$":
+                    path = "/submissions"  # a delayed go-live POST is counted as "late"
                 self.add_fault("delay", path, method, delay=delay, times=times, skip=skip)
+            elif kind == "late":  # answered after the read timeout, applied late
+                delay = round(rng.uniform(READ_TIMEOUT + 0.5, READ_TIMEOUT + 3.0), 2)
+                self.add_fault("delay", "/golive$", "POST", delay=delay, times=1)
             elif kind == "nopointer":
                 self.add_fault("nopointer", "/golive$|/cancel$", "POST", times=1)
             elif kind == "retryafter":
@@ -366,7 +401,7 @@ class ChaosRun:
         self, allowed: tuple[str, ...], forced: str | None = None
     ) -> _Disruption | None:
         rng = self.rng
-        if forced is not None:
+        if forced is not None and forced in allowed:
             return _Disruption(forced, forced != "throttle", rng.uniform(0.0, 0.5))
         if not allowed or rng.random() < 0.3:
             return None
@@ -374,17 +409,28 @@ class ChaosRun:
         after_post = kind in ("provider-kill", "cli-kill") or rng.random() < 0.5
         return _Disruption(kind, after_post, rng.uniform(0.0, 0.8 if after_post else 1.5))
 
-    def _wait_for_post(self, since: int, done: threading.Event) -> bool:
+    def _wait_for_post(self, since: int, done: threading.Event, *, applied: bool = True) -> bool:
         while not done.is_set():
             with contextlib.suppress(Exception):
                 rows = self.emu.admin.requests(method="POST", path="golive$", since=since)
-                if any(r.get("applied") for r in rows):
+                if any(r.get("applied") or not applied for r in rows):
                     return True
-            time.sleep(0.05)
+            time.sleep(0.02)
         return False
 
     def disrupt(self, d: _Disruption, since: int, done: threading.Event) -> None:
         """Fire one disruption while the command runs (skipped if it ends first)."""
+        if d.kind == "cancel-during-post":
+            # The POST is held by a delay fault (below the read timeout): Cancel lands mid-POST.
+            if not self._wait_for_post(since, done, applied=False):
+                return
+            time.sleep(0.2)
+            eng = self.eng
+            assert eng is not None
+            self.report.episodes[d.kind] += 1
+            self.report.events.append("cancel during the go-live POST")
+            eng.cancel()
+            return
         if d.after_post and not self._wait_for_post(since, done):
             return
         if done.wait(d.delay):
@@ -407,6 +453,18 @@ class ChaosRun:
             self.report.events.append("cli-kill")
             self.pending_allowed = True
             eng.terminate()
+        elif d.kind == "portal-cancel":
+            # Someone cancels the go-live in Partner Center: the up fails with the portal's
+            # words and the next up sends it again (one more intent).
+            url = f"{self.emu.base_url}/api/publishers/{PUBLISHER}/offers/{OFFER}/cancel"
+            answer = self.admin(lambda: requests.post(
+                url, params=API, headers={"Authorization": f"Bearer {TOKEN}"},
+                json={"metadata": {}}, timeout=10,
+            ))
+            self.report.episodes[d.kind] += 1
+            self.report.events.append(f"portal-cancel answered {answer.status_code}")
+            if answer.status_code in (200, 202):
+                self.portal_cancelled = True
         elif d.kind == "throttle":
             rate = self.rng.choice([1.0, 2.0, 4.0])
             form = self.rng.choice(["seconds", "http-date"])
@@ -435,6 +493,7 @@ class ChaosRun:
         disruptions: tuple[str, ...] = (),
         forced_fault: str | None = None,
         forced_disruption: str | None = None,
+        expect_failure: bool = False,
     ) -> CommandResult | None:
         eng = self.eng
         assert eng is not None
@@ -459,9 +518,11 @@ class ChaosRun:
 
         done = threading.Event()
         command_began = time.monotonic()
+        disruption = self.pick_disruption(disruptions, forced_disruption) if chaos else None
+        if disruption is not None and disruption.kind == "cancel-during-post":
+            self.add_fault("delay", "/golive$", "POST", delay=READ_TIMEOUT * 0.75)
         runner = threading.Thread(target=body, name=f"chaos-{self.seed}-{label}", daemon=True)
         runner.start()
-        disruption = self.pick_disruption(disruptions, forced_disruption) if chaos else None
         if disruption is not None:
             watcher = threading.Thread(
                 target=self.disrupt, args=(disruption, since, done), daemon=True
@@ -477,6 +538,11 @@ class ChaosRun:
             watcher.join(60)
         took = time.monotonic() - command_began
         self.calm()
+        if self.portal_cancelled:
+            self.portal_cancelled = False
+            go_lives = self.go_lives()
+            if go_lives and go_lives[-1].get("status") == "canceled":
+                self.report.intents += 1  # the next up sends the canceled go-live again
         if errors:
             text = "".join(traceback.format_exception(errors[0]))
             self.violation(f"{label}: the engine double raised: {text[-1500:]}")
@@ -499,7 +565,7 @@ class ChaosRun:
                 tail = proc.stderr_text()[-600:]
                 self.violation(f"{label}: provider {proc.pid} did not stop within "
                                f"{CLOSE_GRACE:.0f} s of SIGINT and needed SIGKILL; stderr: {tail}")
-        if not chaos and result.failed:
+        if not chaos and result.failed and not expect_failure:
             lines = [f"{e.method} {e.code}: {e.message[:600]}" for e in result.errors]
             lines += [d.message[:300] for d in result.diagnostics if d.severity == "error"]
             self.violation(f"{label}: did not converge with faults off: {' | '.join(lines)}")
@@ -531,7 +597,7 @@ class ChaosRun:
         ):
             self.violation(f"{label}: pending operations {kinds} in state without a CLI kill "
                            f"mid-create")
-        res = state.by_name("live")
+        res = state.by_name(self.name)
         if res is None:
             return
         outputs = res.outputs
@@ -544,7 +610,7 @@ class ChaosRun:
             self.violation(f"{label}: state names operation {op_id}, not a go-live of the offer")
             return
         url = str(outputs.get("operationUrl") or "")
-        if op_id not in unquote(url) or urlsplit(url).hostname != "127.0.0.1":
+        if op_id not in unquote(url) or urlsplit(url).hostname not in ("127.0.0.1", "localhost"):
             self.violation(f"{label}: operationUrl {url!r} does not point at {op_id}")
         recorded, actual = outputs.get("status"), op.get("status")
         if recorded in ("succeeded", "failed", "canceled") and recorded != actual:
@@ -587,7 +653,7 @@ class ChaosRun:
         state = eng.state
         if state.pending_operations:
             self.violation(f"{label}: pending operations remain after a converging up")
-        res = state.by_name("live")
+        res = state.by_name(self.name)
         if res is None:
             self.violation(f"{label}: the offer is not in state after a converging up")
             return
@@ -682,19 +748,29 @@ class ChaosRun:
                      disruptions=everything, forced_fault=self.forced_fault,
                      forced_disruption=self.forced_disruption)
         self.converge("converge-create")
-        # 2. refresh under faults (and maybe a restart)
+        # 2. refresh under faults (and maybe a restart), sometimes on another spelling of the
+        # endpoint: recorded operation URLs are rebuilt, never trusted
+        if self.episode("endpoint-change", 0.5):
+            self.change_endpoint()
         self.command("refresh", lambda e: e.refresh(), chaos=True,
                      disruptions=("emulator-restart", "emulator-kill", "throttle"))
         if self.profile == "short":
             self.converge("final-up")
             return
+        # 2b. sometimes a publish fails or is canceled first: new triggers must fail, send nothing
+        for broken in ("failed-publish", "canceled-publish"):
+            if self.episode(broken, 0.2):
+                self.broken_publish(broken)
+                break
         # 3. update: a new publish, new triggers, one more intent (sometimes without waiting)
         self.publish_to_signoff()
         self.triggers = "v2"
         self.report.intents += 1
-        cancel_in_flight = self.rng.random() < 0.3
+        move = next((m for m in ("rename", "replace") if self.episode(m, 0.2)), None)
+        cancel_in_flight = move is not None or self.rng.random() < 0.3
         if cancel_in_flight:
             self.wait = False
+            self.cancel_on_destroy = True
             self.admin(lambda: self.emu.admin.patch_offer(
                 PUBLISHER, OFFER,
                 goLiveSteps=[{"id": "live", "stepName": "Live", "seconds": 4000}],
@@ -704,12 +780,14 @@ class ChaosRun:
                      disruptions=everything)
         self.converge("converge-update",
                       expect_status="running" if cancel_in_flight else "succeeded")
+        if move is not None:
+            self.move_resource(move)
         # 4. destroy under faults, then for real
         self.command("destroy", lambda e: e.destroy(), chaos=True,
                      disruptions=("emulator-restart", "emulator-kill", "throttle"))
-        if self.eng is not None and self.eng.state.by_name("live") is not None:
+        if self.eng is not None and self.eng.state.by_name(self.name) is not None:
             self.command("converge-destroy", lambda e: e.destroy(), chaos=False)
-        if self.eng is not None and self.eng.state.by_name("live") is not None:
+        if self.eng is not None and self.eng.state.by_name(self.name) is not None:
             self.violation("converge-destroy: the offer is still in state")
         latest = self.go_lives()[-1]
         if cancel_in_flight:
@@ -723,7 +801,99 @@ class ChaosRun:
             ))
         # 5. final up: adopts the live offer (or goes live again after a cancel)
         self.wait = True
+        self.cancel_on_destroy = False
         self.converge("final-up")
+
+    def episode(self, kind: str, chance: float) -> bool:
+        """Whether this run has episode `kind`: forced on it, else drawn with `chance`."""
+        if self.forced_episode is not None:
+            return self.forced_episode == kind
+        return self.rng.random() < chance
+
+    def change_endpoint(self) -> None:
+        """Spell the endpoint the other way (127.0.0.1 <-> localhost) from now on."""
+        eng = self.eng
+        assert eng is not None
+        current = str(eng.config.get("marketplace:endpoint") or self.emu.base_url)
+        if "127.0.0.1" in current:
+            moved = current.replace("127.0.0.1", "localhost")
+        else:
+            moved = current.replace("localhost", "127.0.0.1")
+        eng.config["marketplace:endpoint"] = moved
+        self.report.episodes["endpoint-change"] += 1
+        self.report.events.append(f"endpoint -> {moved}")
+
+    def broken_publish(self, kind: str) -> None:
+        """A publish fails (or someone cancels it); `up` with new triggers must fail with the
+        portal's words and start nothing."""
+        self.calm()
+        # A publish long enough to be caught running (restored before the next publish).
+        self.admin(lambda: self.emu.admin.patch_offer(
+            PUBLISHER, OFFER, publishSteps=[{"id": "displaycertify", "seconds": 60}],
+        ))
+        if kind == "failed-publish":
+            self.admin(lambda: self.emu.admin.patch_offer(
+                PUBLISHER, OFFER,
+                publishOutcome={"result": "fail", "messages": ["Chaos: certification failed."],
+                                "times": 1},
+            ))
+        base = f"{self.emu.base_url}/api/publishers/{PUBLISHER}/offers/{OFFER}"
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        answer = self.admin(lambda: requests.post(
+            f"{base}/publish", params=API, headers=headers, json={"metadata": {}}, timeout=10,
+        ))
+        if answer.status_code != 202:
+            raise _Violation(f"harness: publish answered {answer.status_code}: {answer.text}")
+        if kind == "canceled-publish":
+            cancel = self.admin(lambda: requests.post(
+                f"{base}/cancel", params=API, headers=headers, json={"metadata": {}},
+                timeout=10,
+            ))
+            if cancel.status_code not in (200, 202):
+                raise _Violation(f"harness: cancel answered {cancel.status_code}: {cancel.text}")
+        wanted = "failed" if kind == "failed-publish" else "canceled"
+        self.admin(lambda: self.emu.admin.patch_offer(
+            PUBLISHER, OFFER, publishSteps=[{"id": "displaycertify", "seconds": 6}],
+        ))
+        deadline = time.monotonic() + 60
+        while self.admin(lambda: self.emu.admin.get_offer(PUBLISHER, OFFER))["status"] != wanted:
+            if time.monotonic() > deadline:
+                raise _Violation(f"harness: the publish did not end {wanted}")
+            time.sleep(0.1)
+        self.report.episodes[kind] += 1
+        started_before, _ = self.golive_posts()
+        self.triggers = "v2-broken"
+        result = self.command(kind, lambda e: e.up(self.program()), chaos=False,
+                              expect_failure=True)
+        self.triggers = "v1"
+        started, _ = self.golive_posts()
+        if started != started_before:
+            self.violation(f"{kind}: a go-live was sent although the publish {wanted}")
+        if result is not None and not result.failed:
+            self.violation(f"{kind}: new triggers succeeded although the publish {wanted}")
+        res = self.eng.state.by_name(self.name) if self.eng is not None else None
+        if res is not None and res.outputs.get("triggers") == ["v2-broken"]:
+            self.violation(f"{kind}: state records the new triggers as done")
+
+    def move_resource(self, kind: str) -> None:
+        """Rename the resource (no alias) or replace it (the offerId's case changes) while its
+        go-live runs: create-before-delete must leave that go-live running."""
+        before = self.go_lives()[-1]
+        cancels_before = self.admin(lambda: self.emu.admin.posts(PUBLISHER, OFFER, "cancel"))
+        if kind == "rename":
+            self.name = "live-renamed"
+        else:
+            self.offer = OFFER.upper()
+        self.report.episodes[kind] += 1
+        self.report.events.append(f"{kind} while go-live {before['id']} runs")
+        self.command(kind, lambda e: e.up(self.program()), chaos=False)
+        cancels = self.admin(lambda: self.emu.admin.posts(PUBLISHER, OFFER, "cancel"))
+        after = find_operation(self.go_lives(), str(before["id"]))
+        if cancels != cancels_before or (after is not None and after["status"] == "canceled"):
+            self.violation(f"{kind}: the go-live the new resource waits on was cancelled")
+        res = self.eng.state.by_name(self.name) if self.eng is not None else None
+        if res is None or find_operation([before], str(res.outputs.get("operationId"))) is None:
+            self.violation(f"{kind}: the new resource does not name the running go-live")
 
     def count_faults(self) -> None:
         rows = self.admin(lambda: self.emu.admin.requests())
@@ -735,7 +905,15 @@ class ChaosRun:
                 kind = "429" if row.get("status") == 429 else "5xx"
             elif kind == "throttle":
                 kind = "429"
+            elif kind == "delay" and row.get("method") == "POST" and str(
+                row.get("path", "")
+            ).rstrip("/").endswith("/golive"):
+                kind = "late"
             self.report.faults[kind] += 1
+        # Cancel-during-post holds its POST with a delay below the read timeout: not "late".
+        held = min(self.report.episodes["cancel-during-post"], self.report.faults["late"])
+        self.report.faults["late"] -= held
+        self.report.faults["delay"] += held
 
 
 # --------------------------------------------------------------------------------------------
@@ -766,6 +944,7 @@ def run_chaos(
                 job[0], job[1], profile, base,
                 forced_fault=FAULT_KINDS[i % len(FAULT_KINDS)],
                 forced_disruption=DISRUPTIONS[i % len(DISRUPTIONS)],
+                forced_episode=EPISODES[i % len(EPISODES)] if profile == "full" else None,
                 max_faults=max_faults, max_storm=max_storm,
             ).run()
             if not report.violations and not keep:

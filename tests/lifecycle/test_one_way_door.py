@@ -140,15 +140,22 @@ def test_an_unanswered_post_is_never_sent_twice_in_one_up(
     assert len(go_lives(fast_emulator, offer)) == 1
 
 
+@pytest.mark.parametrize("answer", ["in-time", "after-the-read-timeout"])
 def test_cancel_while_the_post_is_in_flight_records_the_go_live(
-    plugin: Flavour, fast_emulator: RunningEmulator, seed_offer: SeedOffer, tmp_path: Path
+    plugin: Flavour,
+    fast_emulator: RunningEmulator,
+    seed_offer: SeedOffer,
+    tmp_path: Path,
+    answer: str,
 ) -> None:
-    """A3: Ctrl-C during the POST: the go-live it starts is in the partial state."""
+    """A3: Ctrl-C during the POST: the go-live it starts is in the partial state, also when
+    the POST's answer is lost and the go-live is found by listing within the cancel grace."""
     offer = seed_offer(goLiveSteps=LONG, cancelMode="async")
     fast_emulator.admin.add_fault("delay", "/golive$", method="POST", delay=2.0)
+    env = {"MARKETPLACE_READ_TIMEOUT_SECONDS": "1"} if answer != "in-time" else {}
     program = [plugin.resource("live", publisherId=PUBLISHER, offerId=offer,
                                cancelOnDestroy=True)]
-    with engine(plugin, fast_emulator, tmp_path) as eng:
+    with engine(plugin, fast_emulator, tmp_path, extra_env=env) as eng:
         results: list[Any] = []
         runner = threading.Thread(target=lambda: results.append(eng.up(program)))
         runner.start()

@@ -35,7 +35,7 @@ from .errors import (
 )
 from .identifiers import validate_identifier
 from .models import OfferState, OfferStatus, Operation, OperationStatus, StepStatus, Submission
-from .pointers import OperationRef
+from .pointers import OperationRef, is_composite_id
 from .schedule import PollSchedule, PollState
 from .throttle import GLOBAL_THROTTLE, ThrottleGate
 from .waiter import Progress, describe_failure, poll_operation
@@ -187,7 +187,7 @@ class _Retry:
         self.schedule, self.throttle = schedule, throttle
         self.state = PollState.start(clock.now(), deadline=deadline, seed=random.getrandbits(32))
 
-    def failed(self, exc: PortalError) -> Procedure[None]:
+    def failed(self, exc: PortalError, *, critical: bool = False) -> Procedure[None]:
         """Record a transient failure and sleep before the next try; re-raise past the deadline."""
         now = self.clock.now()
         retry_after = getattr(exc, "retry_after", None)
@@ -199,9 +199,9 @@ class _Retry:
             delay = max(delay, float(retry_after))
         if self.deadline is not None and now + delay >= self.deadline:
             raise exc
-        yield Sleep(delay)
+        yield Sleep(delay, critical=critical)
 
-    def gate(self, what: str = "request") -> Procedure[None]:
+    def gate(self, what: str = "request", *, critical: bool = False) -> Procedure[None]:
         """Wait out the process-wide throttle gate before a request, never past the deadline.
 
         When the gate opens only after the deadline, nothing is sent: WaitTimedOut.
@@ -216,7 +216,7 @@ class _Retry:
                 f"the {what} was not sent",
                 operation_id=None, last=None,
             )
-        yield Sleep(view.not_before - now)
+        yield Sleep(view.not_before - now, critical=critical)
 
 
 def call_retrying(
@@ -234,23 +234,26 @@ def call_retrying(
     return (yield from _retrying(fn, retry, what))
 
 
-def _retrying(fn: Callable[[], T], retry: _Retry, what: str) -> Procedure[T]:
+def _retrying(fn: Callable[[], T], retry: _Retry, what: str, *, critical: bool = False
+              ) -> Procedure[T]:
+    """`critical`: part of finding out whether a go-live POST started (see `procedure.Call`)."""
     while True:
-        yield from retry.gate(what)
+        yield from retry.gate(what, critical=critical)
         try:
-            result: T = yield Call(fn)
+            result: T = yield Call(fn, critical=critical)
             return result
         except PortalError as exc:
             if not is_transient(exc):
                 raise
             log.info("%s failed (%s); retrying", what, exc)
-            yield from retry.failed(exc)
+            yield from retry.failed(exc, critical=critical)
 
 
-def _list(client: PortalClient, pub: str, offer: str, retry: _Retry
+def _list(client: PortalClient, pub: str, offer: str, retry: _Retry, *, critical: bool = False
           ) -> Procedure[list[Submission]]:
     subs: list[Submission] = yield from _retrying(
-        lambda: client.list_operations(pub, offer), retry, f"listing operations of {pub}/{offer}"
+        lambda: client.list_operations(pub, offer), retry, f"listing operations of {pub}/{offer}",
+        critical=critical,
     )
     return subs
 
@@ -382,6 +385,8 @@ def _post_once(client: PortalClient, pub: str, offer: str, known: set[str], cloc
         try:
             ref: OperationRef = yield Call(lambda: client.go_live(pub, offer), critical=True)
             log.info("%s/%s: go-live %s started", pub, offer, ref.operation_id)
+            if is_composite_id(ref.operation_id):
+                ref = yield from _listed_id(client, pub, offer, known, retry, ref)
             return GoLiveStart(ref, attached=False, already_live=False, submitted_at=posted_at,
                                posted=True)
         except Conflict as exc:
@@ -412,6 +417,21 @@ def _post_once(client: PortalClient, pub: str, offer: str, known: set[str], cloc
             return _attach(client, pub, offer, found, clock, posted=True)
 
 
+def _listed_id(client: PortalClient, pub: str, offer: str, known: set[str], retry: _Retry,
+               ref: OperationRef) -> Procedure[OperationRef]:
+    """A non-migrated offer's pointer names `{pub}${offer}${n}${slot}`, which need not stay
+    unique (a retried go-live of the same version); record the id the offer's operations list
+    gives instead, the one every other path (attach, import, reconcile) uses."""
+    try:
+        subs = yield from _list(client, pub, offer, retry, critical=True)
+    except PortalError as exc:
+        log.info("could not list %s/%s to name go-live %s (%s)", pub, offer, ref.operation_id,
+                 exc)
+        return ref
+    found = _new_go_live(subs, known)
+    return client.operation_ref(pub, offer, found.id) if found is not None else ref
+
+
 def _reconcile(client: PortalClient, pub: str, offer: str, known: set[str], retry: _Retry,
                cause: PortalError, on_progress: Callable[[Progress], None] | None
                ) -> Procedure[Submission]:
@@ -425,7 +445,7 @@ def _reconcile(client: PortalClient, pub: str, offer: str, known: set[str], retr
     delay = RECONCILE_FIRST_DELAY
     while True:
         try:
-            subs = yield from _list(client, pub, offer, retry)
+            subs = yield from _list(client, pub, offer, retry, critical=True)
         except PortalError as exc:
             if is_transient(exc) or isinstance(exc, WaitTimedOut):
                 subs = []  # the deadline check below decides
@@ -455,7 +475,7 @@ def _reconcile(client: PortalClient, pub: str, offer: str, known: set[str], retr
             except Exception:  # a broken progress display must not break the wait
                 log.warning("progress callback failed", exc_info=True)
         pause = min(delay * random.uniform(0.8, 1.2), max(0.0, deadline - now))
-        yield Sleep(pause)
+        yield Sleep(pause, critical=True)
         delay = min(RECONCILE_MAX_DELAY, delay * 2.0)
 
 
