@@ -133,3 +133,24 @@ def test_resource_id_round_trip_and_errors() -> None:
     for bad in ["contoso", "a/b/c", "/vm", "contoso/../x"]:
         with pytest.raises(ValueError, match=r"id|publisherId|offerId"):
             live_offer.parse_resource_id(bad)
+
+
+def test_a_provider_pickled_where_the_environment_holds_a_token_does_not_carry_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The dynamic provider is pickled into state: settings read at run time must stay out."""
+    from pulumi.dynamic.dynamic import serialize_provider
+
+    from pulumi_marketplace_provider.dynamic import LiveOfferProvider
+
+    token = "env-token-c4n4ry-0123456789"
+    monkeypatch.setenv("MARKETPLACE_ACCESS_TOKEN", token)
+    monkeypatch.setenv("MARKETPLACE_ENDPOINT", "http://127.0.0.1:9")
+    provider = LiveOfferProvider()
+    provider._context("contoso/vm")  # reads settings and builds a client, as a create would
+    assert provider._settings is not None and provider._settings.access_token == token
+    blob = serialize_provider(provider)
+    assert token not in blob
+    import base64
+
+    assert token.encode() not in base64.b64decode(blob)

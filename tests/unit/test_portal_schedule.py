@@ -212,3 +212,30 @@ def test_readings_stamped_late_still_give_an_estimate() -> None:
     estimate = state.estimate()
     assert estimate is not None
     assert estimate.lo <= 30.0 <= estimate.hi
+
+
+def test_blind_polls_are_jittered_so_many_waiters_do_not_poll_in_step() -> None:
+    """Waiters started together must spread out: no two seeds give the same blind delays."""
+    flat = Operation.from_json({"status": "running"})
+    schedules = []
+    for seed in range(8):
+        state, now, delays = PollState.start(0.0, seed=seed), 0.0, []
+        for _ in range(10):
+            d = SCHED.next_delay(state, now)
+            delays.append(round(d, 6))
+            now += d
+            state = state.observe(flat, now)
+        schedules.append(tuple(delays[2:]))
+    assert len(set(schedules)) == len(schedules), "blind polls are not jittered"
+
+
+def test_waiters_released_by_the_gate_are_spread_over_its_spread() -> None:
+    """When the shared 429 gate reopens, waiters must not all return in the same instant."""
+    flat = Operation.from_json({"status": "running"})
+    opens = []
+    for seed in range(16):
+        state = PollState.start(0.0, seed=seed).observe(flat, 0.0)
+        gated = state.with_gate(GateView(not_before=30.0, penalty=1.0, spread=10.0))
+        opens.append(SCHED.next_delay(gated, 1.0) + 1.0)
+    assert min(opens) >= 30.0
+    assert max(opens) - min(opens) >= 5.0, f"no spread at the gate: {opens}"
