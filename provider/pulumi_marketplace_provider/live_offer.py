@@ -33,6 +33,7 @@ from .partner_portal import (
     cancel_go_live,
     describe_failure,
     find_go_live_in_flight,
+    find_go_live_since,
     find_latest_go_live,
     start_go_live,
     validate_identifier,
@@ -312,6 +313,16 @@ def diff(olds: Mapping[str, Any], news: Mapping[str, Any]) -> DiffDecision:
 
 # ---------------------------------------------------------------------------------------------
 # helpers shared by create, update, read and delete
+
+
+def _parse_iso(text: Any) -> datetime | None:
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -655,6 +666,15 @@ def update(
     status = olds.get("status")
     if not triggers_changed and ref is not None and status not in ENDED_STATUSES:
         return (yield from _resume(ctx, inputs, ref, olds))
+    if not triggers_changed and ref is None and status not in ENDED_STATUSES:
+        # The last POST's answer was lost: a go-live it started is ours to follow.
+        deadline = ctx.deadline(inputs)
+        found = yield from find_go_live_since(
+            ctx.client, inputs.publisher_id, inputs.offer_id,
+            _parse_iso(olds.get("submittedAt")), clock=ctx.clock, deadline=deadline,
+        )
+        if found is not None:
+            return (yield from _follow(ctx, inputs, found, olds.get("submittedAt"), deadline))
     if triggers_changed or status != SUCCEEDED:
         return (yield from _go_live(ctx, inputs))
     out = dict(olds)
@@ -691,7 +711,16 @@ def read(
         return None, {}, {}
     recorded = _recorded_ref(ctx, previous)
     ref = recorded
-    if ref is None:
+    if ref is None and olds:
+        # The last POST's answer was lost (status unknown): only a go-live it may have started
+        # is this resource's, never an older one of an earlier intent.
+        ref = yield from find_go_live_since(
+            ctx.client, publisher_id, offer_id, _parse_iso(previous.get("submittedAt")),
+            clock=ctx.clock, deadline=deadline,
+        )
+        if ref is None:
+            return id_, previous, {k: previous[k] for k in INPUT_KEYS if k in previous}
+    elif ref is None:
         ref = yield from find_latest_go_live(
             ctx.client, publisher_id, offer_id, clock=ctx.clock, deadline=deadline
         )

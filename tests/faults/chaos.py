@@ -26,11 +26,12 @@ Invariants, checked after every command:
   exceeds the intents so far and equals them after every converging `up`; the emulator's list
   of go-live operations must agree. Go-live POSTs that reached the API and were refused (4xx)
   are counted separately and reported (with delays below the read timeout there are none).
-- **state names the operation**: every operation id in state is a go-live of that offer in
-  the emulator, and state never claims an end (succeeded/failed/canceled) the portal does not
-  report; after a plugin create/update that failed once a go-live had started, state records
-  that go-live (partial state); after every converging `up` state names the offer's latest
-  go-live, with the portal's status, and no pending operation is left.
+- **state names the operation**: every operation id in state is a go-live of that offer in the
+  emulator (state may name none only with status `unknown`: a POST whose answer was lost), and
+  state never claims an end (succeeded/failed/canceled) the portal does not report; after a
+  plugin create/update that failed once a go-live had started, state records that go-live
+  (partial state); after every converging `up` state names the offer's latest go-live, with the
+  portal's status, and no pending operation is left.
 - **no crash, no hang**: no error outside the provider's own error types (see `support`), no
   provider that dies unless we killed it, no connection attempt outside loopback (the network
   guard), every command finishes within HANG_LIMIT seconds and every provider stops on the
@@ -603,6 +604,8 @@ class ChaosRun:
         outputs = res.outputs
         op_id = outputs.get("operationId")
         if not isinstance(op_id, str) or not op_id:
+            if outputs.get("status") == "unknown":
+                return  # a POST whose answer was lost: the next up looks before it sends
             self.violation(f"{label}: the resource in state names no operation: {outputs}")
             return
         op = find_operation(go_lives, op_id)

@@ -140,6 +140,34 @@ def test_an_unanswered_post_is_never_sent_twice_in_one_up(
     assert len(go_lives(fast_emulator, offer)) == 1
 
 
+def test_a_post_applied_after_the_deadline_is_found_by_the_next_up_not_sent_again(
+    flavour: Flavour, fast_emulator: RunningEmulator, seed_offer: SeedOffer, tmp_path: Path
+) -> None:
+    """A2: the portal applies the POST only after the resource's deadline passed: the step
+    fails as unconfirmed; the next `up` finds that go-live (not the offer's older one) and
+    records it as this resource's, with nothing sent."""
+    offer = seed_offer(state="live")
+    publish(fast_emulator, offer)
+    wait_until(lambda: offer_status(fast_emulator, offer) == "waitingForPublisherReview", 30)
+    before = {op["id"] for op in go_lives(fast_emulator, offer)}
+    fast_emulator.admin.add_fault("delay", "/golive$", method="POST", delay=4.0)
+    env = {"MARKETPLACE_READ_TIMEOUT_SECONDS": "1"}
+    program = [flavour.resource("live", publisherId=PUBLISHER, offerId=offer,
+                                waitTimeoutSeconds=2)]
+    with engine(flavour, fast_emulator, tmp_path, extra_env=env) as eng:
+        first = eng.up(program)
+        assert first.error("live") is not None
+        assert outputs_of(eng, "live")["status"] == "unknown"
+        wait_until(lambda: len(go_lives(fast_emulator, offer)) == 2, 30)
+        (ours,) = {op["id"] for op in go_lives(fast_emulator, offer)} - before
+        wait_until(lambda: operation_status(fast_emulator, offer, ours) == "succeeded", 30)
+        eng.up(program).raise_for_failure()
+        outputs = outputs_of(eng, "live")
+    assert outputs["operationId"] == ours and outputs["status"] == "succeeded"
+    assert outputs["adopted"] is False
+    assert golive_posts(fast_emulator, offer) == 1
+
+
 @pytest.mark.parametrize("answer", ["in-time", "after-the-read-timeout"])
 def test_cancel_while_the_post_is_in_flight_records_the_go_live(
     plugin: Flavour,

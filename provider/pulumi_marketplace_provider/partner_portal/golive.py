@@ -15,7 +15,7 @@ import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TypeVar
 
 from ..procedure import Call, Clock, Procedure, Sleep, SystemClock
@@ -47,6 +47,7 @@ __all__ = [
     "call_retrying",
     "cancel_go_live",
     "find_go_live_in_flight",
+    "find_go_live_since",
     "find_latest_go_live",
     "ready_for_go_live",
     "start_go_live",
@@ -504,6 +505,41 @@ def find_go_live_in_flight(client: PortalClient, pub: str, offer: str, *,
     subs = yield from _list(client, pub, offer, retry)
     running = _go_live_in_flight(subs)
     return client.operation_ref(pub, offer, running.id) if running is not None else None
+
+
+SINCE_SKEW = timedelta(minutes=5)  # our clock against the portal's, when matching a POST
+
+
+def find_go_live_since(client: PortalClient, pub: str, offer: str, since: datetime | None, *,
+                       clock: Clock | None = None, deadline: float | None = None,
+                       throttle: ThrottleGate = GLOBAL_THROTTLE,
+                       ) -> Procedure[OperationRef | None]:
+    """The go-live a POST sent at `since` may have started: one still in flight, else the
+    newest created after `since` (less a clock-skew margin). Never an older, finished one:
+    that belongs to an earlier intent. None when there is none (it did not start, yet)."""
+    validate_identifier("publisherId", pub)
+    validate_identifier("offerId", offer)
+    retry = _Retry(clock or SystemClock(), deadline, PollSchedule(), throttle)
+    subs = yield from _list(client, pub, offer, retry)
+    found = _go_live_in_flight(subs)
+    if found is None and since is not None:
+        found = _latest([s for s in subs if _may_be_from(s, since, subs)])
+    return client.operation_ref(pub, offer, found.id) if found is not None else None
+
+
+def _may_be_from(sub: Submission, since: datetime, subs: list[Submission]) -> bool:
+    """Could `sub` be the go-live a POST sent at `since` started?
+
+    It must be newer than the offer's latest publish (our POST went live on that publish; an
+    older go-live belongs to an earlier intent). Both are the portal's own timestamps, so no
+    clock of ours is compared; only with no publish listed is `since` (less a skew) used.
+    """
+    if not sub.is_go_live or sub.sort_time is None:
+        return False
+    latest_publish = _latest([p for p in subs if p.is_publish])
+    if latest_publish is not None and latest_publish.sort_time is not None:
+        return sub.sort_time > latest_publish.sort_time
+    return sub.sort_time >= since - SINCE_SKEW
 
 
 def cancel_go_live(
