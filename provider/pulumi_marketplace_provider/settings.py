@@ -42,7 +42,15 @@ _FALSE = frozenset({"0", "false", "no", "off"})
 
 
 class SettingsError(ValueError):
-    """A configuration value is missing or malformed; the message names the key and the fix."""
+    """A configuration value is missing or malformed; the message names the key and the fix.
+
+    `key` is the setting at fault (without the namespace), taken from the message when not
+    given: every message starts by naming it."""
+
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        super().__init__(message)
+        found = re.search(rf"{NAMESPACE}:(\w+)", message)
+        self.key = key or (found.group(1) if found else "endpoint")
 
 
 def _flag(key: str, value: Any, default: bool) -> bool:
