@@ -7,6 +7,7 @@ No test here reaches Azure AD: the token endpoints are loopback fakes (tests/fak
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ import trustme
 from azure.core.credentials import AccessToken
 from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
 
+from marketplace_emulator.harness import RunningEmulator
 from pulumi_marketplace_provider.partner_portal import (
     AzureIdentityToken,
     CredentialsUnavailable,
@@ -39,8 +41,13 @@ def _source(config: dict[str, Any], env: dict[str, str]) -> Any:
 
 
 def _credential(config: dict[str, Any], env: dict[str, str]) -> str:
+    """The azure-identity credential class the token source holds (or StaticToken)."""
     tokens = _source(config, env)
-    return tokens.credential_name if isinstance(tokens, AzureIdentityToken) else "StaticToken"
+    if isinstance(tokens, StaticToken):
+        return "StaticToken"
+    found = re.search(r"credential=(\w+)", repr(tokens))
+    assert found, repr(tokens)
+    return found.group(1)
 
 
 @pytest.fixture
@@ -94,7 +101,7 @@ def test_managed_identity_goes_to_the_chain(monkeypatch: pytest.MonkeyPatch) -> 
                     {"AZURE_CLIENT_ID": CLIENT, "AZURE_TENANT_ID": TENANT}):
             tokens = _source({}, env)
             assert isinstance(tokens, AzureIdentityToken)
-            assert tokens.credential_name == "DefaultAzureCredential"
+            assert "credential=DefaultAzureCredential" in repr(tokens)
             assert tokens.token() == "mi-token"
         assert msi.seen[0].query["client_id"] == [CLIENT]
 
@@ -193,7 +200,35 @@ class CachingCredential:
         return AccessToken(self.token, int(time.time()) + 3600)
 
 
-def test_invalidate_gets_a_token_azure_identity_did_not_cache() -> None:
+def test_invalidate_gets_a_token_azure_identity_did_not_cache(
+    emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A permission granted since the last token: the portal refuses the old token with 401,
+    and the token source must not take azure-identity's cached copy of it again (432de4c did,
+    so the retry failed too). A system-assigned managed identity from a loopback identity
+    endpoint."""
+    for name in ("AZURE_CLIENT_SECRET", "AZURE_TENANT_ID", "AZURE_FEDERATED_TOKEN_FILE",
+                 "AZURE_CLIENT_CERTIFICATE_PATH", "AZURE_USERNAME", "MSI_ENDPOINT",
+                 "AZURE_CLIENT_ID"):
+        monkeypatch.delenv(name, raising=False)
+    emulator.admin.put_offer("contoso", "granted")
+    emulator.admin.set_tokens(["before-grant"])
+    with FakeManagedIdentity(["before-grant"]) as msi:
+        for key, value in msi.env.items():
+            monkeypatch.setenv(key, value)
+        settings = ProviderSettings.from_config(
+            {"marketplace:endpoint": emulator.base_url}, environ={})
+        client = settings.client()
+        client.offer_status("contoso", "granted")
+        # The role is granted: the portal now wants a token issued after it.
+        emulator.admin.set_tokens(["after-grant"])
+        msi.set_tokens("after-grant")
+        client.offer_status("contoso", "granted")
+    statuses = [r["status"] for r in emulator.admin.requests()]
+    assert statuses == [200, 401, 200]
+
+
+def test_invalidate_builds_a_fresh_credential() -> None:
     """After a 401 a really new token is fetched (a permission granted since is picked up)."""
     tokens = AzureIdentityToken(factory=CachingCredential)
     first = tokens.token()
