@@ -69,7 +69,15 @@ def read_timeout_seconds(environ: Mapping[str, str] | None = None) -> float:
 
 
 class SettingsError(ValueError):
-    """A configuration value is missing or malformed; the message names the key and the fix."""
+    """A configuration value is missing or malformed; the message names the key and the fix.
+
+    `key` is the setting at fault (without the namespace), taken from the message when not
+    given: every message starts by naming it."""
+
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        super().__init__(message)
+        found = re.search(rf"{NAMESPACE}:(\w+)", message)
+        self.key = key or (found.group(1) if found else "endpoint")
 
 
 def _flag(key: str, value: Any, default: bool) -> bool:
@@ -112,6 +120,11 @@ class ProviderSettings:
     use_default_credential: bool = True
     ca_bundle: str | None = None
     allow_insecure_http: bool = False
+    # The keys set in the stack config (the rest came from the environment or defaults): the
+    # stack config wins over the environment, credential source by credential source.
+    set_in_config: frozenset[str] = frozenset()
+    # The environment azure-identity reads (certificate path, federated token file, ...).
+    environ: Mapping[str, str] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_config(
@@ -120,10 +133,13 @@ class ProviderSettings:
         """Read `marketplace:<key>` (or bare `<key>`) from config, else the environment."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
+        from_config: set[str] = set()
         for key, env_names in ENV_FALLBACKS.items():
             value = config.get(f"{NAMESPACE}:{key}", config.get(key))
             if value is None or value == "":
                 value = next((env[n] for n in env_names if env.get(n)), None)
+            else:
+                from_config.add(key)
             values[key] = value if key in FLAG_KEYS else _text(key, value)
         allow_insecure = _flag("allowInsecureHttp", values["allowInsecureHttp"], False)
         use_chain = _flag("useDefaultCredential", values["useDefaultCredential"], True)
@@ -181,6 +197,8 @@ class ProviderSettings:
             use_default_credential=use_chain,
             ca_bundle=ca_bundle,
             allow_insecure_http=allow_insecure,
+            set_in_config=frozenset(from_config),
+            environ=dict(env),
         )
 
     def client(self) -> PortalClient:
@@ -191,6 +209,8 @@ class ProviderSettings:
             client_id=self.client_id,
             client_secret=self.client_secret,
             use_default_chain=self.use_default_credential,
+            explicit=self.set_in_config,
+            environ=self.environ,
         )
         return PortalClient(
             self.endpoint,

@@ -494,11 +494,13 @@ def test_a_refused_token_is_final_and_retried_only_once_with_a_fresh_token(
     assert len(fast_emulator.admin.requests(method="GET", path="/submissions")) == 2
 
 
-def test_a_listing_refused_with_429_waits_as_told(
-    plugin: Flavour, fast_emulator: RunningEmulator, seed_offer: SeedOffer, tmp_path: Path
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_listing_refused_with_retry_after_waits_as_told(
+    plugin: Flavour, fast_emulator: RunningEmulator, seed_offer: SeedOffer, tmp_path: Path,
+    status: int,
 ) -> None:
     offer = seed_offer()
-    fast_emulator.admin.add_fault("status", "/submissions", method="GET", status=429,
+    fast_emulator.admin.add_fault("status", "/submissions", method="GET", status=status,
                                   retry_after=2)
     with engine(plugin, fast_emulator, tmp_path) as eng:
         eng.up([plugin.resource("live", publisherId=PUBLISHER, offerId=offer)]

@@ -236,3 +236,21 @@ def test_async_cancel_stops_the_wait_at_once(portal: Portal) -> None:
     count = len(portal.requests("GET", "/operations/"))
     time.sleep(0.3)
     assert len(portal.requests("GET", "/operations/")) == count
+
+
+def test_progress_counts_the_go_lives_own_steps(portal: Portal) -> None:
+    """A go-live's answer also lists the publish steps before it (all complete); the percentage
+    is that of the go-live's own steps: one just started is near 0 %, not ~70 % (432de4c)."""
+    ref = started(portal, "pct", goLiveSteps=[
+        {"id": "live-preparation", "stepName": "Live preparation", "seconds": 200},
+        {"id": "live", "stepName": "Live", "seconds": 200}])
+    seen: list[Progress] = []
+    portal.run(wait_for_operation(portal.client, ref, clock=portal.clock,
+                                  deadline=portal.deadline(), on_progress=seen.append,
+                                  throttle=portal.gate))
+    first = next(p for p in seen if p.status == "running")
+    assert first.step_name == "Live preparation"
+    assert first.percent is not None and first.percent < 50.0
+    live = [p.percent for p in seen if p.step_name == "Live" and p.status == "running"]
+    assert live and all(p is not None and 50.0 <= p < 100.0 for p in live)
+    assert seen[-1].percent == 100.0

@@ -87,8 +87,13 @@ def test_settings_choose_the_source() -> None:
 
 
 def test_settings_name_what_is_missing() -> None:
-    with pytest.raises(CredentialsUnavailable, match="AZURE_CLIENT_SECRET not set"):
-        token_provider_from_settings(tenant_id="t", client_id="c")
+    with pytest.raises(CredentialsUnavailable) as missing:
+        token_provider_from_settings(tenant_id="t", client_id="c", environ={})
+    assert "marketplace:clientSecret (AZURE_CLIENT_SECRET)" in str(missing.value)
+    assert "AZURE_FEDERATED_TOKEN_FILE" in str(missing.value)
+    with pytest.raises(CredentialsUnavailable, match=r"marketplace:clientId \(AZURE_CLIENT_ID\) "
+                       "not set"):
+        token_provider_from_settings(tenant_id="t", client_secret=SECRET, environ={})
     with pytest.raises(CredentialsUnavailable) as info:
         token_provider_from_settings(use_default_chain=False)
     for key in ("marketplace:accessToken", "MARKETPLACE_ACCESS_TOKEN", "AZURE_TENANT_ID",

@@ -73,7 +73,9 @@ def test_documented_sample_parses_with_every_field() -> None:
     message = op.steps[1].messages[0]
     assert message.level == "error" and message.timestamp is not None
     assert message.timestamp.microsecond == 550601
-    assert op.percent == 25.0
+    # A publish's own steps run up to the sign-off; a go-live's are those after it.
+    assert op.progress("publish") == 33.3
+    assert op.percent == op.progress("go-live") == 0.0
     assert op.steps[1].time_frame is not None
 
 
@@ -141,3 +143,16 @@ def test_submission_times_and_state_fallback() -> None:
 )
 def test_html_messages_become_text(html: str, text: str) -> None:
     assert html_to_text(html) == text
+
+
+def test_a_running_step_without_a_progress_figure_gives_no_percentage() -> None:
+    op = Operation.from_json({"status": "running", "steps": [
+        {"id": "publisher-signoff", "status": "complete", "progressPercentage": 100},
+        {"id": "live-preparation", "status": "complete", "progressPercentage": 100},
+        {"id": "live", "status": "inProgress"}]})
+    assert op.percent is None
+    running = Operation.from_json({"status": "running", "steps": [
+        {"id": "displaycertify", "status": "complete", "progressPercentage": 100},
+        {"id": "publisher-signoff", "status": "complete", "progressPercentage": 100},
+        {"id": "live", "status": "inProgress", "progressPercentage": 40}]})
+    assert running.percent == 40.0

@@ -50,3 +50,17 @@ def test_thread_safe_counts_and_global_instance() -> None:
         t.join()
     assert gate.refusals == 1600
     assert isinstance(GLOBAL_THROTTLE, ThrottleGate)
+
+
+def test_the_spread_follows_the_current_pressure_and_relaxes() -> None:
+    """One 429 with Retry-After: 60 must not add up to 30 s of random delay to every later 429
+    for the life of the process (on 432de4c the spread never decayed)."""
+    gate = ThrottleGate()
+    gate.note_429(60.0, 0.0)
+    assert gate.snapshot(1.0).spread == 30.0
+    gate.note_429(2.0, 1000.0)  # long after the first gate opened
+    assert gate.snapshot(1000.5).spread == 1.0
+    # While a gate is still closed, a shorter refusal does not shrink the spread it set.
+    gate.note_429(60.0, 2000.0)
+    gate.note_429(2.0, 2001.0)
+    assert gate.snapshot(2001.5).spread == 30.0

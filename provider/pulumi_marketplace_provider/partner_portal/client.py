@@ -16,7 +16,9 @@ import re
 import threading
 import uuid
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -33,7 +35,6 @@ from .errors import (
     MalformedResponse,
     PointerError,
     PortalError,
-    Throttled,
     TransportError,
     error_for_status,
 )
@@ -201,6 +202,25 @@ class PortalClient:
     def _wall(self) -> datetime:
         return self._clock.wall() if self._clock is not None else datetime.now(timezone.utc)
 
+    def _answered_at(self, resp: requests.Response) -> datetime:
+        """The server's clock when it answered (its `Date`), else ours.
+
+        An HTTP-date Retry-After is measured from the answer's own Date (RFC 9110 10.2.3), so
+        a portal clock ahead of or behind ours does not stretch or cut the wait.
+        """
+        value = resp.headers.get("Date")
+        if value:
+            try:
+                when = parsedate_to_datetime(value)
+            except (TypeError, ValueError, IndexError, OverflowError):
+                when = None
+            if when is not None:
+                return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
+        return self._wall()
+
+    def _retry_after(self, resp: requests.Response) -> float | None:
+        return parse_retry_after(resp.headers.get("Retry-After"), self._answered_at(resp))
+
     def _url(self, path: str) -> str:
         return f"{self.endpoint}{path}?api-version={quote(self.api_version, safe='-._~')}"
 
@@ -290,7 +310,9 @@ class PortalClient:
                     kind="other", transient=False, method=method, url=url,
                 ) from None
             log.debug("%s %s -> %s", method, url, resp.status_code)
-            if resp.status_code == 401 and attempt == 0:
+            if resp.status_code == 401 and attempt == 0 and getattr(
+                self._tokens, "refreshable", True
+            ):
                 log.info("401 from the portal; refreshing the token and retrying once")
                 self._tokens.invalidate()
                 continue
@@ -307,28 +329,32 @@ class PortalClient:
         status = resp.status_code
         rid = _request_id(resp.headers)
         what = f"{method} {_path_of(url)}"
+        retry_after = self._retry_after(resp)
         if 300 <= status < 400:
             where = resp.headers.get("Location", "")
             return PortalError(
                 f"{what} answered a redirect ({status}) to {where[:200]!r}, which is not "
                 "followed (credentials stay with the configured endpoint)",
                 status=status, request_id=rid, body=text or None, method=method, url=url,
+                retry_after=retry_after,
             )
         cls = error_for_status(status)
         summary = message or resp.reason or "error"
         msg = f"{what} failed: {summary}"
-        if status == 401:
+        if status == 401 and not getattr(self._tokens, "refreshable", True):
+            msg += (" (the static token was refused: it has probably expired, and a static "
+                    "token (marketplace:accessToken or MARKETPLACE_ACCESS_TOKEN) cannot be "
+                    "refreshed; use app credentials or workload identity for waits longer "
+                    "than a token lives)")
+        elif status == 401:
             msg += (" (the token was refused, also after a refresh; check the Partner Portal "
                     "credentials and that the token is for https://cloudpartner.azure.com)")
         elif status == 403:
             msg += (" (this identity has no access to the publisher: add the Azure AD "
                     "application in Partner Center, Account settings > User management, and "
                     "check the publisherId)")
-        if cls is Throttled:
-            retry_after = parse_retry_after(resp.headers.get("Retry-After"), self._wall())
-            return Throttled(msg, retry_after=retry_after, status=status, code=code,
-                             request_id=rid, body=text or None)
-        return cls(msg, status=status, code=code, request_id=rid, body=text or None)
+        return cls(msg, status=status, code=code, request_id=rid, body=text or None,
+                   retry_after=retry_after)
 
     def _json(self, resp: requests.Response, what: str) -> Any:
         try:
@@ -342,7 +368,9 @@ class PortalClient:
 
     def _pointer(self, resp: requests.Response, what: str) -> OperationRef:
         try:
-            return parse_pointer(resp.headers, self.endpoint, api_version=self.api_version)
+            ref = parse_pointer(resp.headers, self.endpoint, api_version=self.api_version)
+            retry_after = self._retry_after(resp)
+            return ref if retry_after is None else replace(ref, retry_after=retry_after)
         except PointerError as exc:
             exc.status = resp.status_code
             exc.request_id = _request_id(resp.headers)
@@ -430,8 +458,7 @@ class PortalClient:
             raise MalformedResponse(f"operation {ref.operation_id}: {exc}",
                                     status=resp.status_code,
                                     request_id=_request_id(resp.headers)) from None
-        retry_after = parse_retry_after(resp.headers.get("Retry-After"), self._wall())
-        return op, retry_after
+        return op, self._retry_after(resp)
 
     def operation_ref(self, publisher_id: str, offer_id: str, operation_id: str) -> OperationRef:
         """The reference for an operation id (from a listing, a pointer or recorded state).

@@ -26,6 +26,7 @@ __all__ = [
     "PortalError",
     "ServerError",
     "Throttled",
+    "TokenEndpointUnavailable",
     "TransportError",
     "Unauthorized",
     "WaitTimedOut",
@@ -48,9 +49,12 @@ class PortalError(Exception):
         body: str | None = None,
         method: str | None = None,
         url: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
+        # The answer's Retry-After in seconds (any status may carry it), None when absent.
+        self.retry_after = retry_after
         self.status = status
         self.code = code
         self.request_id = request_id
@@ -114,10 +118,6 @@ class Conflict(PortalError):
 class Throttled(PortalError):
     """429: too many requests; `retry_after` is the server's wait in seconds, if it said."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
-        super().__init__(message, **kw)
-        self.retry_after = retry_after
-
 
 class ServerError(PortalError):
     """5xx (or 408): the service failed this time; worth retrying."""
@@ -151,6 +151,15 @@ class PointerError(PortalError):
 
 class CredentialsUnavailable(Unauthorized):
     """No credential could produce a token; the message names the settings to provide."""
+
+
+class TokenEndpointUnavailable(TransportError):
+    """Azure AD (or the managed identity endpoint) timed out or answered 5xx when asked for a
+    token: transient, retried inside the wait like a 5xx from the portal."""
+
+    def __init__(self, message: str, **kw: Any) -> None:
+        kw.setdefault("kind", "token-endpoint")
+        super().__init__(message, **kw)
 
 
 class OperationFailed(PortalError):
@@ -234,7 +243,8 @@ def surely_not_applied(exc: BaseException) -> bool:
     been applied, and a go-live POST is then reconciled by listing, never sent again.
     """
     if isinstance(exc, TransportError):
-        return exc.kind in ("connect-refused", "connect-timeout")
+        # token-endpoint: Azure AD failed before the request was built, so nothing was sent.
+        return exc.kind in ("connect-refused", "connect-timeout", "token-endpoint")
     if isinstance(exc, (ServerError, PointerError, WaitTimedOut, OperationFailed)):
         return False
     if isinstance(exc, PortalError) and exc.status is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -342,14 +343,24 @@ def _current_step(steps: tuple[Step, ...]) -> Step | None:
     return None
 
 
+SIGNOFF_STEP_ID = "publisher-signoff"
+
+
 def _percent(steps: tuple[Step, ...]) -> float | None:
+    """Progress over `steps`: done steps count whole, the running one by its own figure.
+
+    None when there are no steps, or when the step now running gives no progress figure (a
+    percentage made up from step counts would only mislead).
+    """
     if not steps:
         return None
     done = 0.0
     for step in steps:
         if step.status.is_done:
             done += 1.0
-        elif step.status.is_active and step.progress_percentage is not None:
+        elif step.status.is_active:
+            if step.progress_percentage is None or not math.isfinite(step.progress_percentage):
+                return None
             done += min(100.0, max(0.0, step.progress_percentage)) / 100.0
     return round(100.0 * done / len(steps), 1)
 
@@ -413,12 +424,31 @@ class Operation:
         """The step now running (or paused, or the one that failed), else the next one due."""
         return _current_step(self.steps)
 
-    @property
-    def percent(self) -> float | None:
-        """Overall progress 0-100 from the steps (100 once succeeded); None without steps."""
+    def own_steps(self, kind: str = "go-live") -> tuple[Step, ...]:
+        """The steps this operation itself runs.
+
+        A go-live's answer also lists the publish steps and the sign-off that came before it
+        (all complete): its own steps are those after `publisher-signoff`. A publish's are
+        those up to and including the sign-off. Without a sign-off step, all of them.
+        """
+        ids = [enum_key(s.id) if s.id is not None else None for s in self.steps]
+        key = enum_key(SIGNOFF_STEP_ID)
+        if key not in ids:
+            return self.steps
+        at = ids.index(key)
+        return self.steps[at + 1:] if kind == "go-live" else self.steps[:at + 1]
+
+    def progress(self, kind: str = "go-live") -> float | None:
+        """Progress 0-100 of the operation's own steps (100 once succeeded); None when the
+        step now running gives no figure, or there are no steps."""
         if self.status == OperationStatus.SUCCEEDED:
             return 100.0
-        return _percent(self.steps)
+        return _percent(self.own_steps(kind))
+
+    @property
+    def percent(self) -> float | None:
+        """`progress()` of a go-live (the kind every wait but a publish's is on)."""
+        return self.progress("go-live")
 
     def step(self, step_id: str) -> Step | None:
         for s in self.steps:

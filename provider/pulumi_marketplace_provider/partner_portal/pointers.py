@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
@@ -47,6 +47,9 @@ class OperationRef:
     operation_id: str
     url: str
     form: PointerForm
+    # The `Retry-After` (seconds) of the answer that gave this pointer (a 202): the first poll
+    # waits that long. Not part of the identity and never stored.
+    retry_after: float | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, str]:
         return {"operationId": self.operation_id, "url": self.url, "form": self.form}

@@ -154,6 +154,10 @@ class PollState:
     def with_gate(self, gate: GateView) -> PollState:
         return replace(self, gate=gate)
 
+    def after_accepted(self, now: float, retry_after: float) -> PollState:
+        """The operation was accepted at `now` with a Retry-After: no first poll before it."""
+        return replace(self, last_at=now, retry_after=retry_after)
+
     def failed(self, now: float, retry_after: float | None = None) -> PollState:
         """A poll that got no usable answer (transient error or 429)."""
         return replace(self, errors=self.errors + 1, last_at=now, retry_after=retry_after)

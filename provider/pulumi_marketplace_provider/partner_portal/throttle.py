@@ -63,6 +63,10 @@ class ThrottleGate:
         )
         with self._lock:
             self.refusals += 1
+            if now >= self._not_before:
+                # The last gate had opened: the spread follows this refusal, not the worst
+                # one ever seen (a 60 s Retry-After once must not add 30 s to every later one).
+                self._spread = 0.0
             self._not_before = max(self._not_before, now + wait)
             self._spread = min(self.max_spread, max(self._spread, wait / 2))
             active = now < self._penalty_until

@@ -103,8 +103,12 @@ def describe_failure(operation: Operation, ref: OperationRef, *, what: str = "op
     return "\n".join(lines)
 
 
-def _progress(ref: OperationRef, op: Operation, elapsed: float, note: str | None
-              ) -> Progress:
+def _kind(what: str) -> str:
+    return "publish" if what == "publish" else "go-live"
+
+
+def _progress(ref: OperationRef, op: Operation, elapsed: float, note: str | None,
+              what: str = "operation") -> Progress:
     step = op.current_step
     message = note
     if message is None and step is not None and step.messages:
@@ -113,7 +117,7 @@ def _progress(ref: OperationRef, op: Operation, elapsed: float, note: str | None
         operation_id=ref.operation_id,
         status=op.status.value if op.status != OperationStatus.UNKNOWN else (op.raw_status or "?"),
         step_name=step.name if step is not None else None,
-        percent=op.percent,
+        percent=op.progress(_kind(what)),
         elapsed=elapsed,
         message=message,
     )
@@ -150,6 +154,9 @@ def poll_operation(
     sched = schedule or PollSchedule()
     start = clock.now()
     state = PollState.start(start, deadline=deadline, seed=random.getrandbits(32))
+    if ref.retry_after is not None:
+        # The answer that started the operation (a 202) said when to look first.
+        state = state.after_accepted(start, ref.retry_after)
     last_op: Operation | None = None
     last_error: PortalError | None = None
 
@@ -189,7 +196,7 @@ def poll_operation(
             state = state.failed(now, exc.retry_after)
             log.info("%s %s: throttled (429), retry after %s", what, ref.operation_id,
                      exc.retry_after)
-            _report(on_progress, _retry_progress(ref, last_op, now - start, exc))
+            _report(on_progress, _retry_progress(ref, last_op, now - start, exc, what))
             continue
         except NotFound as exc:
             now = clock.now()
@@ -204,14 +211,15 @@ def poll_operation(
                 raise
             now = clock.now()
             last_error = exc
-            state = state.failed(now, None)
+            # A 503 (or any answer) that says when to come back is taken at its word.
+            state = state.failed(now, exc.retry_after)
             log.info("%s %s: transient failure (%s), retrying", what, ref.operation_id, exc)
-            _report(on_progress, _retry_progress(ref, last_op, now - start, exc))
+            _report(on_progress, _retry_progress(ref, last_op, now - start, exc, what))
             continue
         now = clock.now()
         last_op, last_error = op, None
         state = state.observe(op, now, retry_after)
-        _report(on_progress, _progress(ref, op, now - start, None))
+        _report(on_progress, _progress(ref, op, now - start, None, what))
         if until is not None and until(op):
             return op
         if op.status == OperationStatus.SUCCEEDED:
@@ -227,7 +235,7 @@ def poll_operation(
 
 
 def _retry_progress(ref: OperationRef, last: Operation | None, elapsed: float,
-                    exc: PortalError) -> Progress:
+                    exc: PortalError, what: str = "operation") -> Progress:
     status = last.status.value if last is not None else "unknown"
     step = last.current_step if last is not None else None
     reason = f"HTTP {exc.status}" if exc.status is not None else type(exc).__name__
@@ -235,7 +243,7 @@ def _retry_progress(ref: OperationRef, last: Operation | None, elapsed: float,
         operation_id=ref.operation_id,
         status=status,
         step_name=step.name if step is not None else None,
-        percent=last.percent if last is not None else None,
+        percent=last.progress(_kind(what)) if last is not None else None,
         elapsed=elapsed,
         message=f"portal did not answer ({reason}); retrying",
     )

@@ -102,7 +102,9 @@ class LiveOfferServicer(provider_pb2_grpc.ResourceProviderServicer):
     async def _fail(
         self, context: grpc.aio.ServicerContext, message: str, *, urn: str = ""
     ) -> None:
-        await self._engine.log(message, urn=urn, severity="error")
+        # The engine prints the RPC's error itself: an Engine.Log error as well would show
+        # every failure twice.
+        del urn
         await context.abort(grpc.StatusCode.UNKNOWN, message)
 
     async def _fail_with_state(
@@ -116,8 +118,10 @@ class LiveOfferServicer(provider_pb2_grpc.ResourceProviderServicer):
         inputs: Mapping[str, Any],
         secrets: set[str],
     ) -> None:
-        """Abort with ErrorResourceInitFailed so the engine records the operation we started."""
-        await self._engine.log(message, urn=urn, severity="error")
+        """Abort with ErrorResourceInitFailed so the engine records the operation we started.
+
+        The engine prints `reasons` itself: no Engine.Log error, or it would show twice."""
+        del urn
         details = status_details(
             message, id_=id_, outputs=outputs, inputs=inputs, secrets=secrets
         )
@@ -148,10 +152,24 @@ class LiveOfferServicer(provider_pb2_grpc.ResourceProviderServicer):
         except asyncio.CancelledError:
             if not self._cancel_requested:
                 raise
-            message = (
-                f"{id_}: cancelled while waiting. The go-live was not cancelled in the Partner "
-                f"Portal; run `pulumi up` again to resume waiting on the same operation."
-            )
+            operation_id = checkpoint.get("operationId")
+            if operation_id:
+                message = (
+                    f"{id_}: cancelled while waiting. Go-live {operation_id} was sent (or "
+                    f"attached to) and keeps running: it was not cancelled in the Partner "
+                    f"Portal. Run `pulumi up` again to resume waiting on the same operation."
+                )
+            elif checkpoint.get("status") == "unknown":
+                message = (
+                    f"{id_}: cancelled while the go-live POST's answer was still unknown: it "
+                    f"was sent once and may have started a go-live. Run `pulumi up` again: it "
+                    f"looks for that go-live first and sends nothing if it started."
+                )
+            else:
+                message = (
+                    f"{id_}: cancelled before any go-live was sent; nothing was sent to the "
+                    f"Partner Portal for this offer. Run `pulumi up` again to start it."
+                )
             state = checkpoint
         except (PortalError, SettingsError, ValueError) as exc:
             message, state = str(exc), checkpoint
@@ -172,6 +190,16 @@ class LiveOfferServicer(provider_pb2_grpc.ResourceProviderServicer):
         return provider_pb2.ProviderHandshakeResponse(
             accept_secrets=True, accept_resources=True, accept_outputs=False
         )
+
+    async def Attach(
+        self, request: plugin_pb2.PluginAttach, context: grpc.aio.ServicerContext
+    ) -> empty_pb2.Empty:
+        """`PULUMI_DEBUG_PROVIDERS=marketplace:<port>`: the engine attaches to a plugin started
+        by hand (`python -m pulumi_marketplace_provider.plugin`, which prints its port) and
+        sends its own address here, after Handshake."""
+        if request.address:
+            self._engine.connect(request.address)
+        return empty_pb2.Empty()
 
     async def GetPluginInfo(
         self, request: empty_pb2.Empty, context: grpc.aio.ServicerContext
@@ -216,10 +244,15 @@ class LiveOfferServicer(provider_pb2_grpc.ResourceProviderServicer):
                     reason=f"unknown setting '{NAMESPACE}:{key}'; known: {', '.join(CONFIG_KEYS)}",
                 )
             )
-        try:
-            ProviderSettings.from_config(self._config_from(news, {}))
-        except SettingsError as exc:
-            failures.append(provider_pb2.CheckFailure(property="endpoint", reason=str(exc)))
+        config = self._config_from(news, {})
+        for _ in range(len(CONFIG_KEYS)):  # every bad setting, each under its own name
+            try:
+                ProviderSettings.from_config(config)
+                break
+            except SettingsError as exc:
+                failures.append(provider_pb2.CheckFailure(property=exc.key, reason=str(exc)))
+                if config.pop(exc.key, None) is None:
+                    break  # from the environment: nothing more to check without it
         # The engine strips secret markers before CheckConfig; mark credentials secret again so
         # they never travel back as plain values.
         secrets = {key for key in SECRET_KEYS if key in news}

@@ -113,8 +113,38 @@ class LiveOffer(Resource, module="marketplace", name="LiveOffer"):
         props.update({name: None for name in OUTPUT_KEYS})
         super().__init__(LiveOfferProvider(), resource_name, props, opts)
         # Outputs arrive under their wire names (operationId); offer the Pythonic names too.
+        # Pulumi's wire format carries every number as a double, and the dynamic host knows no
+        # schema: whole-number and true/false outputs are made int and bool here, so
+        # `offer_version` resolves to 3, not 3.0 (as the plugin flavour's generated SDKs do
+        # from the schema's integer and boolean types).
         for wire_name in props:
-            setattr(self, _snake(wire_name), getattr(self, wire_name))
+            value = getattr(self, wire_name)
+            convert = _CONVERSIONS.get(wire_name)
+            if convert is not None and isinstance(value, pulumi.Output):
+                value = value.apply(convert)
+                setattr(self, wire_name, value)
+            setattr(self, _snake(wire_name), value)
+
+
+def _as_int(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _as_bool(value: Any) -> Any:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value in (0, 1):
+        return bool(value)
+    return value
+
+
+# Output types as the plugin's schema declares them (integer, boolean).
+_CONVERSIONS = {
+    "offerVersion": _as_int,
+    "publishingVersion": _as_int,
+    "waitForCompletion": _as_bool,
+    "adopted": _as_bool,
+}
 
 
 def _snake(name: str) -> str:
