@@ -8,8 +8,10 @@ pointers, odd Retry-After) and, on some commands, one disruption: the emulator r
 mid-operation (SIGTERM or SIGKILL; the state file and request log survive), the provider process
 SIGKILLed mid-wait (the next command starts a new one), the CLI killed mid-operation (a pending
 create is left in state), Cancel (Ctrl-C) while the go-live POST is in flight (plugin), or
-someone else cancelling the go-live in the portal. Each chaos command is followed, with faults
-and throttling off, by a command that must converge.
+someone else cancelling the go-live in the portal, or an Azure AD outage mid-wait (such runs get
+their tokens from a managed identity endpoint on loopback, tokens living 2 s, and the endpoint
+answers 503 for a few seconds). Each chaos command is followed, with faults and throttling off,
+by a command that must converge.
 
 Between commands a run may also: change the endpoint's spelling (127.0.0.1 <-> localhost), fail
 or cancel a publish before new triggers (the up must fail with nothing sent), and rename or
@@ -38,7 +40,7 @@ Invariants, checked after every command:
   engine's SIGINT without needing SIGKILL.
 
 Faults and disruptions are drawn from the run's seed; on top of that, run i is guaranteed fault
-kind i mod 9 and disruption i mod 7 on its create, and episode i mod 5 (full profile), so any
+kind i mod 9 and disruption i mod 8 on its create, and episode i mod 5 (full profile), so any
 ten consecutive runs cover every fault kind, disruption and episode.
 Runs are independent (own emulator process, own engine double and provider processes) and run
 `--workers` at a time; most of their time is the client's own backoff.
@@ -75,6 +77,7 @@ import requests
 
 from marketplace_emulator.harness import EmulatorProcess
 from tests.enginedouble import CommandResult, EngineDouble, ProviderProcess
+from tests.fake_identity import FakeManagedIdentity
 from tests.faults.support import crashes, guarded_env
 from tests.lifecycle.support import Flavour, engine
 
@@ -99,8 +102,9 @@ FAULT_KINDS = (
 )
 DISRUPTIONS = (
     "emulator-restart", "emulator-kill", "provider-kill", "cli-kill", "throttle",
-    "cancel-during-post", "portal-cancel",
+    "cancel-during-post", "portal-cancel", "aad-outage",
 )
+AAD_TOKEN_SECONDS = 2  # managed identity tokens that expire mid-wait, so an outage bites
 EPISODES = ("endpoint-change", "failed-publish", "canceled-publish", "rename", "replace")
 
 
@@ -260,6 +264,11 @@ class ChaosRun:
         self.killed: set[int] = set()
         self.pending_allowed = False
         self.portal_cancelled = False
+        # Runs meant for an Azure AD outage take their tokens from a managed identity endpoint.
+        self.identity: FakeManagedIdentity | None = None
+        if forced_disruption == "aad-outage":
+            self.identity = FakeManagedIdentity([TOKEN])
+            self.identity.behaviour.expires_in = AAD_TOKEN_SECONDS
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -314,13 +323,18 @@ class ChaosRun:
         self.admin(lambda: self.emu.admin.set_throttle(None))
 
     def start_engine(self) -> EngineDouble:
+        extra = {"MARKETPLACE_READ_TIMEOUT_SECONDS": f"{READ_TIMEOUT:g}"}
+        if self.identity is not None:
+            extra.update(self.identity.env, MARKETPLACE_USE_DEFAULT_CREDENTIAL="true")
         eng = engine(
             self.flavour,
             self.emu.running(),
             self.dir,
-            extra_env=guarded_env(MARKETPLACE_READ_TIMEOUT_SECONDS=f"{READ_TIMEOUT:g}"),
+            extra_env=guarded_env(**extra),
         )
         eng.config["marketplace:endpoint"] = self.emu.base_url
+        if self.identity is not None:
+            eng.config.pop("marketplace:accessToken", None)
         eng.rpc_deadline = RPC_DEADLINE
         eng.close_grace = CLOSE_GRACE
 
@@ -466,6 +480,17 @@ class ChaosRun:
             self.report.events.append(f"portal-cancel answered {answer.status_code}")
             if answer.status_code in (200, 202):
                 self.portal_cancelled = True
+        elif d.kind == "aad-outage":
+            identity = self.identity
+            if identity is None:
+                return
+            outage = self.rng.uniform(2.0, 6.0)
+            identity.fail_next(503, times=10_000)
+            self.report.episodes[d.kind] += 1
+            self.report.events.append(f"Azure AD answers 503 for {outage:.1f}s")
+            done.wait(outage)
+            with identity.behaviour.lock:
+                identity.behaviour.failures.clear()
         elif d.kind == "throttle":
             rate = self.rng.choice([1.0, 2.0, 4.0])
             form = self.rng.choice(["seconds", "http-date"])
@@ -722,6 +747,8 @@ class ChaosRun:
 
     def run(self) -> RunReport:
         began = time.monotonic()
+        if self.identity is not None:
+            self.identity.start()
         try:
             with self.emu:
                 self.seed_offer()
@@ -740,6 +767,8 @@ class ChaosRun:
                 if proc.alive:
                     self.violation(f"provider {proc.pid} still running after the run")
                     proc.kill()
+            if self.identity is not None:
+                self.identity.stop()
             self.report.seconds = time.monotonic() - began
         return self.report
 

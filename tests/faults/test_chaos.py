@@ -2,10 +2,10 @@
 
 `make chaos` runs many more seeds (tests/faults/chaos.py); this runs ten, five per flavour, each
 with every phase (create, refresh, update, destroy, final up). Run i is guaranteed fault kind
-i mod 9, disruption i mod 7 and episode i mod 5, so ten runs cover every fault kind (a late
+i mod 9, disruption i mod 8 and episode i mod 5, so ten runs cover every fault kind (a late
 go-live POST among them), every disruption (emulator restart and kill, provider kill, CLI
-kill, throttling, Cancel during the POST, a cancel in the portal) and every episode (endpoint
-change, failed and canceled publish, rename, replace).
+kill, throttling, Cancel during the POST, a cancel in the portal, an Azure AD outage) and
+every episode (endpoint change, failed and canceled publish, rename, replace).
 """
 
 from __future__ import annotations
