@@ -160,6 +160,11 @@ def _command_root(env: CliEnv) -> str:
     return str(root)
 
 
+def pulumi_command(env: CliEnv) -> auto.PulumiCommand:
+    """The Automation API's handle on this CLI, for workspaces made outside `inline_stack`."""
+    return auto.PulumiCommand(root=_command_root(env))
+
+
 @contextmanager
 def inline_stack(
     env: CliEnv,

@@ -481,17 +481,19 @@ def test_update_resumes_the_recorded_go_live_and_never_sends_a_newer_publish(
     assert golive_posts(fast_emulator, offer) == 1
 
 
-def test_a_refused_token_is_final_and_retried_only_once_with_a_fresh_token(
+def test_a_refused_token_is_final_not_retried_as_transient(
     plugin: Flavour, fast_emulator: RunningEmulator, seed_offer: SeedOffer, tmp_path: Path
 ) -> None:
+    """A 401 is final: a static token cannot be refreshed, so it is sent once, not retried
+    with backoff as a 5xx would be."""
     offer = seed_offer()
     fast_emulator.admin.add_fault("status", "/submissions", method="GET", status=401,
                                   times=None)
     with engine(plugin, fast_emulator, tmp_path) as eng:
         result = eng.up([plugin.resource("live", publisherId=PUBLISHER, offerId=offer)])
     error = result.error("live")
-    assert error is not None and "refused" in error.message
-    assert len(fast_emulator.admin.requests(method="GET", path="/submissions")) == 2
+    assert error is not None and "cannot be refreshed" in error.message
+    assert len(fast_emulator.admin.requests(method="GET", path="/submissions")) == 1
 
 
 @pytest.mark.parametrize("status", [429, 503])
