@@ -54,6 +54,10 @@ def publish(emulator: RunningEmulator, offer: str) -> None:
     assert answer.status_code == 202, answer.text
 
 
+def fault_hits(emulator: RunningEmulator, fault_id: int) -> int:
+    return next(int(f["hits"]) for f in emulator.admin.faults() if f["id"] == fault_id)
+
+
 def stamp(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
@@ -179,7 +183,7 @@ def test_cancel_while_the_post_is_in_flight_records_the_go_live(
     """A3: Ctrl-C during the POST: the go-live it starts is in the partial state, also when
     the POST's answer is lost and the go-live is found by listing within the cancel grace."""
     offer = seed_offer(goLiveSteps=LONG, cancelMode="async")
-    fast_emulator.admin.add_fault("delay", "/golive$", method="POST", delay=2.0)
+    held = fast_emulator.admin.add_fault("delay", "/golive$", method="POST", delay=2.0)
     env = {"MARKETPLACE_READ_TIMEOUT_SECONDS": "1"} if answer != "in-time" else {}
     program = [plugin.resource("live", publisherId=PUBLISHER, offerId=offer,
                                cancelOnDestroy=True)]
@@ -187,10 +191,13 @@ def test_cancel_while_the_post_is_in_flight_records_the_go_live(
         results: list[Any] = []
         runner = threading.Thread(target=lambda: results.append(eng.up(program)))
         runner.start()
-        wait_until(lambda: golive_posts(fast_emulator, offer) == 1, timeout=30)
+        # The fault has matched: the POST has arrived and is held, unanswered (the request log
+        # only lists it once answered).
+        wait_until(lambda: fault_hits(fast_emulator, held) == 1, timeout=30)
         eng.cancel()
         runner.join(timeout=60)
         assert not runner.is_alive()
+        assert golive_posts(fast_emulator, offer) == 1
         error = results[0].error("live")
         assert error is not None and error.init_failed is not None
         recorded = outputs_of(eng, "live")
@@ -522,3 +529,51 @@ def test_unknown_recorded_statuses_resume(status: str) -> None:
             "operationId": "x"}
     decision = live_offer.diff(olds, dict(olds))
     assert decision.changes and decision.warning and "resumes" in decision.warning
+
+
+def test_cancel_while_a_lost_post_is_reconciled_records_that_it_may_have_started(
+    plugin: Flavour, fast_emulator: RunningEmulator, seed_offer: SeedOffer, tmp_path: Path
+) -> None:
+    """The POST got a 503 and nothing shows up during the cancel grace: the partial state
+    says `unknown`, so the next `up` looks before it sends."""
+    offer = seed_offer()
+    fast_emulator.admin.add_fault("status", "/golive$", method="POST", status=503)
+    program = [plugin.resource("live", publisherId=PUBLISHER, offerId=offer)]
+    with engine(plugin, fast_emulator, tmp_path) as eng:
+        results: list[Any] = []
+        runner = threading.Thread(target=lambda: results.append(eng.up(program)))
+        runner.start()
+        wait_until(lambda: golive_posts(fast_emulator, offer) == 1, timeout=30)
+        eng.cancel()
+        runner.join(timeout=90)
+        assert not runner.is_alive()
+        error = results[0].error("live")
+        assert error is not None and "may have started" in error.message
+        recorded = outputs_of(eng, "live")
+        assert recorded["status"] == "unknown" and not recorded.get("operationId")
+        eng.up(program).raise_for_failure()
+    assert golive_posts(fast_emulator, offer) == 2
+    assert len(go_lives(fast_emulator, offer)) == 1
+
+
+def test_a_go_live_canceled_in_the_portal_fails_the_next_up_without_waiting(
+    flavour: Flavour, fast_emulator: RunningEmulator, seed_offer: SeedOffer, tmp_path: Path
+) -> None:
+    """waitForCompletion false; someone cancels the go-live in Partner Center: the next `up`
+    says so in the portal's words and records it canceled (the one after sends it again)."""
+    offer = seed_offer(goLiveSteps=LONG)
+    program = [flavour.resource("live", publisherId=PUBLISHER, offerId=offer,
+                                waitForCompletion=False)]
+    with engine(flavour, fast_emulator, tmp_path) as eng:
+        eng.up(program).raise_for_failure()
+        op = outputs_of(eng, "live")["operationId"]
+        requests.post(
+            fast_emulator.url(f"/api/publishers/{PUBLISHER}/offers/{offer}/cancel"),
+            headers=fast_emulator.headers, json={"metadata": {}}, timeout=10,
+        ).raise_for_status()
+        wait_until(lambda: operation_status(fast_emulator, offer, op) == "canceled", 30)
+        result = eng.up(program)
+        error = result.error("live")
+        assert error is not None and "was canceled" in error.message
+        assert outputs_of(eng, "live")["status"] == "canceled"
+    assert golive_posts(fast_emulator, offer) == 1

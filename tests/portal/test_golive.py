@@ -272,3 +272,45 @@ def test_invalid_ids_are_refused_before_any_request(portal: Portal) -> None:
         with pytest.raises(InvalidIdentifier):
             portal.run(proc)
     assert portal.requests() == []
+
+
+def _live_with_a_new_publish_at_signoff(portal: Portal, name: str) -> tuple[str, str]:
+    """An offer live from go-live A, with a newer publish waiting at sign-off."""
+    offer = portal.offer(name, state="live")
+    (earlier,) = [op["id"] for op in portal.operations(offer, GOLIVE)]
+    portal.client.publish(PUB, offer)
+    for _ in range(200):
+        if portal.admin.get_offer(PUB, offer)["status"] == "waitingForPublisherReview":
+            break
+        time.sleep(0.05)
+    return offer, earlier
+
+
+def test_an_unconfirmed_post_never_takes_an_earlier_go_live_for_its_own(portal: Portal) -> None:
+    offer, earlier = _live_with_a_new_publish_at_signoff(portal, "again")
+    portal.admin.add_fault("reset", "/golive$", method="POST")
+    with pytest.raises(GoLiveUnconfirmed):
+        go(portal, offer, deadline=portal.deadline(120.0))
+    assert [op["id"] for op in portal.operations(offer, GOLIVE)] == [earlier]
+
+
+def test_listings_failing_until_the_deadline_end_as_unconfirmed_not_as_their_error(
+        portal: Portal) -> None:
+    offer = portal.offer("blind", state="signoff")
+    portal.admin.add_fault("drop", "/golive$", method="POST")
+    portal.admin.add_fault("status", "/submissions", method="GET", status=503, skip=1,
+                           times=None)
+    with pytest.raises(GoLiveUnconfirmed, match="NOT sent again"):
+        go(portal, offer, deadline=portal.deadline(120.0))
+    assert len(portal.golive_posts(offer)) == 1
+
+
+def test_a_canceled_publish_blocks_the_go_live_with_its_words(portal: Portal) -> None:
+    offer = portal.offer("halted", state="live", publishSteps=[
+        {"id": "displaycertify", "seconds": 6000}])
+    portal.client.publish(PUB, offer)
+    portal.client.cancel(PUB, offer)
+    with pytest.raises(OperationFailed, match="was canceled") as caught:
+        go(portal, offer)
+    assert "nothing was sent live" in str(caught.value)
+    assert portal.golive_posts(offer) == []

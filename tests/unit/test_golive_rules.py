@@ -73,3 +73,69 @@ def test_recorded_ids_are_rebuilt_on_the_configured_endpoint() -> None:
     )
     with pytest.raises(ValueError):
         client.operation_ref("contoso", "vm", "../x")
+
+
+class _FakePortal:
+    """Answers from lists, for the decisions start_go_live takes on what it reads."""
+
+    def __init__(self, listings: list[list[Submission]], status: str,
+                 post_error: Exception | None = None) -> None:
+        self.listings, self.status, self.post_error = listings, status, post_error
+        self.posts = 0
+
+    def list_operations(self, pub: str, offer: str) -> list[Submission]:
+        return self.listings.pop(0) if len(self.listings) > 1 else self.listings[0]
+
+    def offer_status(self, pub: str, offer: str) -> Any:
+        from pulumi_marketplace_provider.partner_portal import OfferStatus
+
+        return OfferStatus.from_json({"status": self.status, "steps": []})
+
+    def go_live(self, pub: str, offer: str) -> Any:
+        self.posts += 1
+        if self.post_error is not None:
+            raise self.post_error
+        return self.operation_ref(pub, offer, "posted")
+
+    def operation_ref(self, pub: str, offer: str, op_id: str) -> Any:
+        from pulumi_marketplace_provider.partner_portal import OperationRef
+
+        return OperationRef(op_id, f"http://127.0.0.1:9/op/{op_id}?api-version=x", "canonical")
+
+
+def _start(fake: _FakePortal) -> Any:
+    from pulumi_marketplace_provider.partner_portal import ThrottleGate, start_go_live
+    from pulumi_marketplace_provider.procedure import SystemClock, run_sync
+
+    clock = SystemClock()
+    return run_sync(start_go_live(fake, "contoso", "vm", clock=clock,  # type: ignore[arg-type]
+                                  deadline=clock.now() + 30, throttle=ThrottleGate()),
+                    clock=clock)
+
+
+def test_a_409_on_the_post_attaches_to_the_go_live_that_got_in_first() -> None:
+    from pulumi_marketplace_provider.partner_portal import Conflict
+
+    before = [sub("pub", "publish", "succeeded", "2026-01-01T00:00:00Z")]
+    after = [*before, sub("theirs", "goLive", "running", "2026-01-02T00:00:00Z")]
+    fake = _FakePortal([before, after], "waitingForPublisherReview",
+                       post_error=Conflict("in progress", status=409))
+    start = _start(fake)
+    assert start.attached and start.ref.operation_id == "theirs" and fake.posts == 1
+
+
+def test_a_publish_newer_than_the_last_go_live_is_sent_live() -> None:
+    subs = [
+        sub("live1", "goLive", "succeeded", "2026-01-01T00:00:00Z"),
+        sub("pub2", "publish", "succeeded", "2026-02-01T00:00:00Z"),
+    ]
+    fake = _FakePortal([subs], "published")
+    start = _start(fake)
+    assert start.posted and not start.already_live and fake.posts == 1
+
+
+def test_a_succeeded_publish_is_ready_for_go_live() -> None:
+    from pulumi_marketplace_provider.partner_portal import Operation, ready_for_go_live
+
+    assert ready_for_go_live(Operation.from_json({"status": "succeeded"}))
+    assert not ready_for_go_live(Operation.from_json({"status": "running", "steps": []}))

@@ -89,3 +89,43 @@ def test_scaled_clock_runs_fast() -> None:
     asyncio.run(clock.asleep(10.0))
     with pytest.raises(ValueError):
         ScaledClock(0)
+
+
+def test_a_critical_call_finishes_and_is_seen_when_the_task_is_cancelled() -> None:
+    """Cancel during the go-live POST: the procedure still gets the POST's answer (so it can
+    record the go-live), and the cancellation takes effect at its next plain effect."""
+    import asyncio
+    import threading
+
+    from pulumi_marketplace_provider.procedure import Call, Sleep, SystemClock, run_async
+
+    release = threading.Event()
+    seen: list[str] = []
+
+    def post() -> str:
+        release.wait(5)
+        return "ref"
+
+    def proc():
+        value = yield Call(post, critical=True)
+        seen.append(value)
+        yield Sleep(5.0)
+        seen.append("after the sleep")
+        return value
+
+    async def main() -> float:
+        task = asyncio.ensure_future(run_async(proc(), clock=SystemClock()))
+        await asyncio.sleep(0.1)
+        task.cancel()
+        await asyncio.sleep(0.1)
+        release.set()
+        started = asyncio.get_running_loop().time()
+        try:
+            await task
+        except asyncio.CancelledError:
+            return asyncio.get_running_loop().time() - started
+        raise AssertionError("the task was not cancelled")
+
+    took = asyncio.run(main())
+    assert seen == ["ref"], "the critical call's answer reached the procedure, nothing after"
+    assert took < 1.0, f"the cancellation waited for the next sleep ({took:.1f} s)"
