@@ -25,8 +25,12 @@ def main(cli_bin: str, work: str, endpoint: str, token: str) -> dict[str, Any]:
     report: dict[str, Any] = {}
 
     def program() -> None:
-        offer = LiveOffer("live", publisher_id=PUBLISHER, offer_id="contoso-vm",
-                          wait_timeout_seconds=limit["seconds"])
+        offer = LiveOffer(
+            "live",
+            publisher_id=PUBLISHER,
+            offer_id="contoso-vm",
+            wait_timeout_seconds=limit["seconds"],
+        )
         pulumi.export("status", offer.status)
         pulumi.export("operationId", offer.operation_id)
 

@@ -28,12 +28,28 @@ def test_a_wait_limit_records_the_go_live_and_the_next_up_resumes_it(
     cli_bin: Path, emulator_factory: Callable[..., RunningEmulator], tmp_path: Path
 ) -> None:
     emulator = emulator_factory(time_scale=FAST)
-    emulator.admin.put_offer(PUBLISHER, "contoso-vm", state="signoff", stepEstimates=False,
-                             goLiveSteps=[{"id": "live", "stepName": "Live", "seconds": 200}])
+    emulator.admin.put_offer(
+        PUBLISHER,
+        "contoso-vm",
+        state="signoff",
+        stepEstimates=False,
+        goLiveSteps=[{"id": "live", "stepName": "Live", "seconds": 200}],
+    )
     done = subprocess.run(
-        [sys.executable, "-m", "tests.e2e.partial_state_run", str(cli_bin),
-         str(tmp_path / "pulumi"), emulator.base_url, emulator.token],
-        cwd=REPO, capture_output=True, text=True, timeout=600, check=False,
+        [
+            sys.executable,
+            "-m",
+            "tests.e2e.partial_state_run",
+            str(cli_bin),
+            str(tmp_path / "pulumi"),
+            emulator.base_url,
+            emulator.token,
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])

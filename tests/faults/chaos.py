@@ -1009,7 +1009,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m tests.faults.chaos",
         description="Seeded chaos runs of LiveOffer through both providers (see module doc).",
     )
-    parser.add_argument("--runs", type=int, default=120, help="number of runs (default 120)")
+    parser.add_argument("--runs", type=int, default=200, help="number of runs (default 200)")
     parser.add_argument("--seed", type=int, default=1, help="first seed (default 1)")
     parser.add_argument("--workers", type=int, default=8, help="runs at a time (default 8)")
     parser.add_argument("--max-faults", type=int, default=5,
