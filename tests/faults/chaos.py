@@ -264,6 +264,7 @@ class ChaosRun:
         self.killed: set[int] = set()
         self.pending_allowed = False
         self.portal_cancelled = False
+        self.sees_cancel = False
         # Runs meant for an Azure AD outage take their tokens from a managed identity endpoint.
         self.identity: FakeManagedIdentity | None = None
         if forced_disruption == "aad-outage":
@@ -569,6 +570,12 @@ class ChaosRun:
             go_lives = self.go_lives()
             if go_lives and go_lives[-1].get("status") == "canceled":
                 self.report.intents += 1  # the next up sends the canceled go-live again
+                result_failed = box[0].failed if box else True
+                if not result_failed:
+                    # Cancelled after the command returned (waitForCompletion false): the next
+                    # up resumes the recorded go-live, finds it canceled and fails with the
+                    # portal's words; the up after sends it again.
+                    self.sees_cancel = True
         if errors:
             text = "".join(traceback.format_exception(errors[0]))
             self.violation(f"{label}: the engine double raised: {text[-1500:]}")
@@ -663,6 +670,12 @@ class ChaosRun:
         After a CLI kill mid-create the engine keeps a pending create (as Pulumi does) until a
         `pulumi refresh --clear-pending-creates`, which the user runs after this `up`.
         """
+        if self.sees_cancel:
+            self.sees_cancel = False
+            seen = self.command(f"{label}-sees-cancel", lambda e: e.up(self.program()),
+                                chaos=False, expect_failure=True)
+            if seen is not None and not any("was canceled" in e.message for e in seen.errors):
+                self.violation(f"{label}: a go-live canceled in the portal was not reported")
         self.command(label, lambda e: e.up(self.program()), chaos=False)
         if self.pending_allowed:
             self.command(f"{label}-clear-pending",
