@@ -479,8 +479,9 @@ class ChaosRun:
             ))
             self.report.episodes[d.kind] += 1
             self.report.events.append(f"portal-cancel answered {answer.status_code}")
-            if answer.status_code in (200, 202):
-                self.portal_cancelled = True
+            # Faults hit the harness's own cancel too (a dropped answer was still applied): the
+            # go-live's status after the command says whether it took.
+            self.portal_cancelled = True
         elif d.kind == "aad-outage":
             identity = self.identity
             if identity is None:
