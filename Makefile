@@ -6,10 +6,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test setup lint typecheck unit e2e clean emulator
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml sdk/python-plugin/pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev]' -e sdk/python-plugin
 	@touch $(STAMP)
 
 setup: $(STAMP)
@@ -34,6 +34,12 @@ e2e: $(STAMP)
 	$(PY) -m pytest -m e2e -p no:hypothesispytest --assert=plain tests/e2e
 
 test: lint typecheck unit e2e
+
+# The SDKs under sdk/ (nodejs, go, python-plugin), from the plugin's schema as the real CLI reads it,
+# with Pulumi's own code generators (tools/sdkgen). tests/e2e/test_sdks.py fails when they are stale.
+.PHONY: sdk
+sdk: $(STAMP)
+	tools/sdkgen/generate.sh
 
 emulator: $(STAMP)
 	$(VENV)/bin/marketplace-emulator --port 8787
