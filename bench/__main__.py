@@ -13,14 +13,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from bench import concurrency, overhead, waiting
+from bench import concurrency, overhead, real_cli, waiting
 from bench.common import REPO, Table, fmt_bytes, fmt_seconds, log, machine, median
 
-SCENARIOS = ("waiting", "concurrency", "overhead")
+SCENARIOS = ("waiting", "concurrency", "overhead", "realcli")
 DESCRIPTIONS = {
     "waiting": "our waiter vs azure-core LROPoller, fixed 30 s / 5 s loops and an oracle",
     "concurrency": "N offers going live at once through the dynamic host and the plugin",
     "overhead": "per-resource RPC latency, plugin start-up, pickled provider size",
+    "realcli": "20 offers in one `pulumi up` of the real CLI (built by tools/pulumi-cli)",
 }
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -185,6 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "concurrency": lambda: concurrency.run(conc_cfg),
         "overhead": lambda: overhead.run(
             overhead.QUICK if args.quick else overhead.OverheadConfig()),
+        "realcli": lambda: real_cli.run(real_cli.QUICK if args.quick else real_cli.RealCliConfig()),
     }
     command = "python -m bench " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
     started = time.time()
