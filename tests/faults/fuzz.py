@@ -58,7 +58,7 @@ from pulumi_marketplace_provider.partner_portal import (
     wait_for_operation,
 )
 from pulumi_marketplace_provider.partner_portal import errors as portal_errors
-from pulumi_marketplace_provider.partner_portal.client import _error_fields
+from pulumi_marketplace_provider.partner_portal.http import _error_fields
 from pulumi_marketplace_provider.partner_portal.urls import origin_of
 from pulumi_marketplace_provider.procedure import run_sync
 from pulumi_marketplace_provider.settings import CONFIG_KEYS, ProviderSettings, SettingsError
