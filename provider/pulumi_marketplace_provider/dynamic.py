@@ -31,8 +31,9 @@ from pulumi.dynamic import (
 from pulumi.output import Unknown
 
 from . import live_offer
+from .backend import Backend
 from .init_error import STATUS_DETAILS_KEY, servicer_context, status_details
-from .partner_portal import PortalClient, PortalError, Progress
+from .partner_portal import PortalError, Progress
 from .procedure import Clock, Procedure, SystemClock, run_sync
 from .settings import CONFIG_KEYS, NAMESPACE, ProviderSettings, SettingsError
 
@@ -126,7 +127,7 @@ class LiveOfferProvider(ResourceProvider):
     def __init__(self) -> None:
         super().__init__()
         self._settings: ProviderSettings | None = None
-        self._client: PortalClient | None = None
+        self._backend: Backend | None = None
         self._lock = threading.Lock()
 
     # Pickling: the program pickles a fresh instance; the host unpickles it and calls configure.
@@ -146,11 +147,11 @@ class LiveOfferProvider(ResourceProvider):
         with self._lock:
             if self._settings is None:
                 self._settings = ProviderSettings.from_config({})
-            if self._client is None:
-                self._client = self._settings.client()
-            client = self._client
+            if self._backend is None:
+                self._backend = self._settings.backend()
+            backend = self._backend
         return live_offer.RunContext(
-            client=client,
+            backend=backend,
             clock=SystemClock(),
             on_progress=_StderrProgress(resource_id),
             on_warning=_stderr_warning,

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from .backend import Backend
 from .partner_portal import (
     GoLiveUnconfirmed,
     InvalidIdentifier,
@@ -25,19 +26,10 @@ from .partner_portal import (
     OperationFailed,
     OperationRef,
     OperationStatus,
-    PortalClient,
     PortalError,
     Progress,
     WaitTimedOut,
-    call_retrying,
-    cancel_go_live,
-    describe_failure,
-    find_go_live_in_flight,
-    find_go_live_since,
-    find_latest_go_live,
-    start_go_live,
     validate_identifier,
-    wait_for_operation,
 )
 from .procedure import Clock, Procedure
 
@@ -69,7 +61,13 @@ OUTPUT_KEYS = (
     "liveLinks",
     "previewLinks",
     "adopted",
+    # Product Ingestion only (None for the Partner Portal): the product's durable id, the
+    # submission that goes live, and the configure job's result.
+    "productId",
+    "submissionId",
+    "jobResult",
 )
+BACKEND_OUTPUT_KEYS = ("productId", "submissionId", "jobResult")
 SUCCEEDED = "succeeded"
 ENDED_STATUSES = frozenset({"succeeded", "failed", "canceled"})
 RETRIED_STATUSES = frozenset({"failed", "canceled"})
@@ -370,6 +368,8 @@ def _outputs(
         ),
         adopted=adopted,
     )
+    for key in BACKEND_OUTPUT_KEYS:
+        out[key] = operation.extra.get(key) if operation else prev.get(key)
     return out
 
 
@@ -390,9 +390,9 @@ def _wanted_key(
 
 @dataclass
 class RunContext:
-    """What one lifecycle call needs from its host: the client, the clock and the callbacks."""
+    """What one lifecycle call needs from its host: the backend, the clock and the callbacks."""
 
-    client: PortalClient
+    backend: Backend
     clock: Clock
     on_progress: ProgressCallback | None = None
     on_checkpoint: CheckpointCallback | None = None
@@ -443,22 +443,18 @@ def _recorded_ref(ctx: RunContext, props: Mapping[str, Any]) -> OperationRef | N
     if not (isinstance(op_id, str) and op_id and isinstance(pub, str) and isinstance(offer, str)):
         return None
     try:
-        return ctx.client.operation_ref(pub, offer, op_id)
+        return ctx.backend.operation_ref(pub, offer, op_id)
     except (InvalidIdentifier, PortalError, ValueError):
         return None
 
 
 def _read_operation(
-    ctx: RunContext, ref: OperationRef, deadline: float
+    ctx: RunContext, pub: str, offer: str, ref: OperationRef, deadline: float
 ) -> Procedure[Operation]:
-    """GET one operation, retrying transient errors until `deadline`."""
-    op, _ = yield from call_retrying(
-        lambda: ctx.client.get_operation(ref),
-        clock=ctx.clock,
-        deadline=deadline,
-        what=f"reading go-live {ref.operation_id}",
-    )
-    return op
+    """Read one go-live, retrying transient errors until `deadline`."""
+    return (yield from ctx.backend.read_operation(
+        pub, offer, ref, clock=ctx.clock, deadline=deadline
+    ))
 
 
 def _failed(inputs: LiveOfferInputs, exc: OperationFailed, ref: OperationRef, ctx: RunContext,
@@ -489,7 +485,7 @@ def _ended(
     """Outputs for an operation just read; a failed or canceled one raises with its words."""
     if op.status in (OperationStatus.FAILED, OperationStatus.CANCELED):
         cls = OperationCanceled if op.status == OperationStatus.CANCELED else OperationFailed
-        exc = cls(describe_failure(op, ref, what="go-live"), operation=op,
+        exc = cls(ctx.backend.describe_failure(op, ref), operation=op,
                   operation_id=ref.operation_id, ref=ref)
         raise _failed(inputs, exc, ref, ctx, submitted_at)
     done = op.status == OperationStatus.SUCCEEDED
@@ -512,8 +508,9 @@ def _wait(
 ) -> Procedure[dict[str, Any]]:
     """Wait for a go-live to end; failures and timeouts carry the state worth recording."""
     try:
-        operation = yield from wait_for_operation(
-            ctx.client, ref, clock=ctx.clock, deadline=deadline, on_progress=ctx.on_progress
+        operation = yield from ctx.backend.wait(
+            inputs.publisher_id, inputs.offer_id, ref, clock=ctx.clock, deadline=deadline,
+            on_progress=ctx.on_progress,
         )
     except OperationFailed as exc:
         raise _failed(inputs, exc, ref, ctx, submitted_at) from None
@@ -553,7 +550,7 @@ def _follow(
     ctx.want(inputs, ref)
     if inputs.wait_for_completion:
         return (yield from _wait(ctx, inputs, ref, submitted_at, deadline))
-    operation = yield from _read_operation(ctx, ref, deadline)
+    operation = yield from _read_operation(ctx, inputs.publisher_id, inputs.offer_id, ref, deadline)
     return _ended(ctx, inputs, ref, operation, submitted_at)
 
 
@@ -569,8 +566,7 @@ def _go_live(ctx: RunContext, inputs: LiveOfferInputs) -> Procedure[dict[str, An
         )
 
     try:
-        start = yield from start_go_live(
-            ctx.client,
+        start = yield from ctx.backend.start_go_live(
             inputs.publisher_id,
             inputs.offer_id,
             clock=ctx.clock,
@@ -598,7 +594,9 @@ def _go_live(ctx: RunContext, inputs: LiveOfferInputs) -> Procedure[dict[str, An
     if start.already_live:
         operation = None
         if ref is not None:
-            operation = yield from _read_operation(ctx, ref, deadline)
+            operation = yield from _read_operation(
+                ctx, inputs.publisher_id, inputs.offer_id, ref, deadline
+            )
         return _outputs(
             inputs.to_wire(),
             ref,
@@ -635,8 +633,8 @@ def _resume(
         return (yield from _follow(ctx, inputs, ref, submitted, deadline))
     except NotFound:
         pass
-    found = yield from find_latest_go_live(
-        ctx.client, inputs.publisher_id, inputs.offer_id, clock=ctx.clock, deadline=deadline
+    found = yield from ctx.backend.find_latest_go_live(
+        inputs.publisher_id, inputs.offer_id, clock=ctx.clock, deadline=deadline
     )
     if found is None or found.operation_id == ref.operation_id:
         ctx.warn(
@@ -669,8 +667,8 @@ def update(
     if not triggers_changed and ref is None and status not in ENDED_STATUSES:
         # The last POST's answer was lost: a go-live it started is ours to follow.
         deadline = ctx.deadline(inputs)
-        found = yield from find_go_live_since(
-            ctx.client, inputs.publisher_id, inputs.offer_id,
+        found = yield from ctx.backend.find_go_live_since(
+            inputs.publisher_id, inputs.offer_id,
             _parse_iso(olds.get("submittedAt")), clock=ctx.clock, deadline=deadline,
         )
         if found is not None:
@@ -701,11 +699,8 @@ def read(
     limit = ctx.host_timeout_seconds or READ_RETRY_SECONDS
     deadline = ctx.clock.now() + limit
     try:
-        yield from call_retrying(
-            lambda: ctx.client.offer_status(publisher_id, offer_id),
-            clock=ctx.clock,
-            deadline=deadline,
-            what=f"reading {id_} status",
+        yield from ctx.backend.check_offer(
+            publisher_id, offer_id, clock=ctx.clock, deadline=deadline
         )
     except NotFound:
         return None, {}, {}
@@ -714,27 +709,27 @@ def read(
     if ref is None and olds:
         # The last POST's answer was lost (status unknown): only a go-live it may have started
         # is this resource's, never an older one of an earlier intent.
-        ref = yield from find_go_live_since(
-            ctx.client, publisher_id, offer_id, _parse_iso(previous.get("submittedAt")),
+        ref = yield from ctx.backend.find_go_live_since(
+            publisher_id, offer_id, _parse_iso(previous.get("submittedAt")),
             clock=ctx.clock, deadline=deadline,
         )
         if ref is None:
             return id_, previous, {k: previous[k] for k in INPUT_KEYS if k in previous}
     elif ref is None:
-        ref = yield from find_latest_go_live(
-            ctx.client, publisher_id, offer_id, clock=ctx.clock, deadline=deadline
+        ref = yield from ctx.backend.find_latest_go_live(
+            publisher_id, offer_id, clock=ctx.clock, deadline=deadline
         )
     operation: Operation | None = None
     if ref is not None:
         try:
-            operation = yield from _read_operation(ctx, ref, deadline)
+            operation = yield from _read_operation(ctx, publisher_id, offer_id, ref, deadline)
         except NotFound:
-            found = yield from find_latest_go_live(
-                ctx.client, publisher_id, offer_id, clock=ctx.clock, deadline=deadline
+            found = yield from ctx.backend.find_latest_go_live(
+                publisher_id, offer_id, clock=ctx.clock, deadline=deadline
             )
             ref = found if found is not None and found.operation_id != ref.operation_id else None
             if ref is not None:
-                operation = yield from _read_operation(ctx, ref, deadline)
+                operation = yield from _read_operation(ctx, publisher_id, offer_id, ref, deadline)
     if ref is None:
         if not olds:
             raise LiveOfferError(
@@ -780,7 +775,7 @@ def read(
         and (previous.get("status") != status or not same_operation)
     ):
         ctx.warn(
-            f"offer {id_}: {describe_failure(operation, ref, what='go-live')}\n"
+            f"offer {id_}: {ctx.backend.describe_failure(operation, ref)}\n"
             f"`pulumi up` will send the offer live again."
         )
     outputs = _outputs(
@@ -817,8 +812,8 @@ def delete(ctx: RunContext, id_: str, olds: Mapping[str, Any]) -> Procedure[str]
     try:
         if ref is None and olds.get("status") not in ENDED_STATUSES:
             # The last POST's answer was lost: a go-live may have started all the same.
-            ref = yield from find_go_live_in_flight(
-                ctx.client, publisher_id, offer_id, clock=ctx.clock, deadline=deadline
+            ref = yield from ctx.backend.find_go_live_in_flight(
+                publisher_id, offer_id, clock=ctx.clock, deadline=deadline
             )
         if ref is None:
             return (
@@ -826,20 +821,21 @@ def delete(ctx: RunContext, id_: str, olds: Mapping[str, Any]) -> Procedure[str]
                 f"nothing was sent."
             )
         try:
-            operation = yield from _read_operation(ctx, ref, deadline)
+            operation = yield from _read_operation(ctx, publisher_id, offer_id, ref, deadline)
         except NotFound:
-            yield from call_retrying(
-                lambda: ctx.client.offer_status(publisher_id, offer_id),
-                clock=ctx.clock, deadline=deadline, what=f"reading {id_} status",
+            yield from ctx.backend.check_offer(
+                publisher_id, offer_id, clock=ctx.clock, deadline=deadline
             )
             return (
                 f"offer {id_}: the recorded go-live {ref.operation_id} is unknown to the portal; "
                 f"removed from the stack, nothing was sent."
             )
     except NotFound:
-        return f"offer {id_} no longer exists in the Partner Portal; removed from the stack."
+        return (
+            f"offer {id_} no longer exists in the {ctx.backend.service}; removed from the stack."
+        )
     if operation.is_terminal:
-        return _ended_message(id_, ref, operation)
+        return _ended_message(ctx, id_, ref, operation)
     if not cancel:
         return (
             f"offer {id_}: go-live {ref.operation_id} is still {_status_name(operation.status)} "
@@ -853,8 +849,8 @@ def delete(ctx: RunContext, id_: str, olds: Mapping[str, Any]) -> Procedure[str]
             f"replacement). Removed this one from the stack."
         )
     try:
-        outcome = yield from cancel_go_live(
-            ctx.client, publisher_id, offer_id, ref, clock=ctx.clock, deadline=deadline,
+        outcome = yield from ctx.backend.cancel_go_live(
+            publisher_id, offer_id, ref, clock=ctx.clock, deadline=deadline,
             on_progress=ctx.on_progress,
         )
     except WaitTimedOut:
@@ -870,17 +866,17 @@ def delete(ctx: RunContext, id_: str, olds: Mapping[str, Any]) -> Procedure[str]
             f"({outcome.refused}); it keeps running and the offer goes live when it ends. "
             f"Removed from the stack."
         )
-    return _ended_message(id_, ref, operation, cancelled=outcome.requested)
+    return _ended_message(ctx, id_, ref, operation, cancelled=outcome.requested)
 
 
 def _ended_message(
-    id_: str, ref: OperationRef, operation: Operation, *, cancelled: bool = False
+    ctx: RunContext, id_: str, ref: OperationRef, operation: Operation, *, cancelled: bool = False
 ) -> str:
     if operation.status == OperationStatus.SUCCEEDED:
         return (
             f"offer {id_} stays live (go-live {ref.operation_id} succeeded): going live cannot "
-            f"be undone through the Partner Portal API. It was only removed from the stack. To "
-            f"stop selling it, stop-sell the offer in Partner Center."
+            f"be undone through the {ctx.backend.service} API. It was only removed from the "
+            f"stack. To stop selling it, stop-sell the offer in Partner Center."
         )
     if cancelled:
         return (

@@ -2,7 +2,8 @@
 
 Both hosts read configuration at run time (never from pickled state), so this module turns a
 plain mapping of config values plus the process environment into one frozen `ProviderSettings`,
-and builds the Partner Portal client from it. Secrets live only in memory and never in `repr`.
+and builds the backend `marketplace:api` picks from it (the Cloud Partner Portal API, or Partner
+Center's Product Ingestion API). Secrets live only in memory and never in `repr`.
 """
 
 from __future__ import annotations
@@ -14,15 +15,36 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from .partner_portal import PortalClient, token_provider_from_settings
+from .backend import Backend
+from .partner_portal import PortalClient, TokenProvider, token_provider_from_settings
+from .partner_portal.backend import PartnerPortalBackend
 from .partner_portal.urls import is_loopback_host
+from .product_ingestion import IngestionClient, ProductIngestionBackend
 
+CLOUD_PARTNER_PORTAL = "cloudPartnerPortal"
+PRODUCT_INGESTION = "productIngestion"
+APIS = (CLOUD_PARTNER_PORTAL, PRODUCT_INGESTION)
+DEFAULT_API = CLOUD_PARTNER_PORTAL
 DEFAULT_ENDPOINT = "https://cloudpartner.azure.com"
 DEFAULT_API_VERSION = "2017-10-31"
+# What follows the backend: endpoint, version, token scope (reference/*.md).
+DEFAULT_ENDPOINTS = {
+    CLOUD_PARTNER_PORTAL: DEFAULT_ENDPOINT,
+    PRODUCT_INGESTION: "https://graph.microsoft.com",
+}
+DEFAULT_API_VERSIONS = {
+    CLOUD_PARTNER_PORTAL: DEFAULT_API_VERSION,
+    PRODUCT_INGESTION: "2022-03-01-preview2",
+}
+SCOPES = {
+    CLOUD_PARTNER_PORTAL: "https://cloudpartner.azure.com/.default",
+    PRODUCT_INGESTION: "https://graph.microsoft.com/.default",
+}
 NAMESPACE = "marketplace"
 
 # config key (without namespace) -> environment fallbacks, first found wins
 ENV_FALLBACKS: dict[str, tuple[str, ...]] = {
+    "api": ("MARKETPLACE_API",),
     "endpoint": ("MARKETPLACE_ENDPOINT",),
     "apiVersion": ("MARKETPLACE_API_VERSION",),
     "accessToken": ("MARKETPLACE_ACCESS_TOKEN",),
@@ -109,8 +131,9 @@ def _text(key: str, value: Any) -> str | None:
 
 @dataclass(frozen=True)
 class ProviderSettings:
-    """Everything needed to talk to the Partner Portal; secrets are hidden from `repr`."""
+    """Everything needed to talk to the marketplace API; secrets are hidden from `repr`."""
 
+    api: str = DEFAULT_API
     endpoint: str = DEFAULT_ENDPOINT
     api_version: str = DEFAULT_API_VERSION
     access_token: str | None = field(default=None, repr=False)
@@ -143,7 +166,8 @@ class ProviderSettings:
             values[key] = value if key in FLAG_KEYS else _text(key, value)
         allow_insecure = _flag("allowInsecureHttp", values["allowInsecureHttp"], False)
         use_chain = _flag("useDefaultCredential", values["useDefaultCredential"], True)
-        endpoint = str(values["endpoint"] or DEFAULT_ENDPOINT).rstrip("/")
+        api = _api(values["api"])
+        endpoint = str(values["endpoint"] or DEFAULT_ENDPOINTS[api]).rstrip("/")
         try:
             parts = urlsplit(endpoint)
             host, _ = parts.hostname or "", parts.port
@@ -174,7 +198,9 @@ class ProviderSettings:
                 f"is only accepted for localhost/127.0.0.1/::1, or when "
                 f"marketplace:allowInsecureHttp is true."
             )
-        api_version = values["apiVersion"] or DEFAULT_API_VERSION
+        _fits_api(api, host)
+        api_version = values["apiVersion"] or DEFAULT_API_VERSIONS[api]
+        _version_fits_api(api, api_version)
         if not _API_VERSION.fullmatch(api_version):
             raise SettingsError(
                 f"marketplace:apiVersion must look like {DEFAULT_API_VERSION} (letters, digits, "
@@ -188,6 +214,7 @@ class ProviderSettings:
                 f"it to use the system's."
             )
         return cls(
+            api=api,
             endpoint=endpoint,
             api_version=api_version,
             access_token=values["accessToken"] or None,
@@ -201,22 +228,92 @@ class ProviderSettings:
             environ=dict(env),
         )
 
-    def client(self) -> PortalClient:
-        """Build a Partner Portal client; raises a clear error when no credential is available."""
-        tokens = token_provider_from_settings(
+    def _tokens(self) -> TokenProvider:
+        """The token source, for the backend's scope; a clear error when there is none."""
+        return token_provider_from_settings(
             access_token=self.access_token,
             tenant_id=self.tenant_id,
             client_id=self.client_id,
             client_secret=self.client_secret,
             use_default_chain=self.use_default_credential,
+            scope=SCOPES[self.api],
             explicit=self.set_in_config,
             environ=self.environ,
         )
+
+    def client(self) -> PortalClient:
+        """Build a Partner Portal client; raises a clear error when no credential is available."""
         return PortalClient(
             self.endpoint,
-            tokens,
+            self._tokens(),
             api_version=self.api_version,
             timeout=(CONNECT_TIMEOUT_SECONDS, read_timeout_seconds()),
             verify=self.ca_bundle or True,
             allow_insecure_http=self.allow_insecure_http,
+        )
+
+    def ingestion_client(self) -> IngestionClient:
+        """Build a Product Ingestion client; a clear error when no credential is available."""
+        return IngestionClient(
+            self.endpoint,
+            self._tokens(),
+            api_version=self.api_version,
+            timeout=(CONNECT_TIMEOUT_SECONDS, read_timeout_seconds()),
+            verify=self.ca_bundle or True,
+            allow_insecure_http=self.allow_insecure_http,
+        )
+
+    def backend(self) -> Backend:
+        """The backend `marketplace:api` picks, with its client."""
+        if self.api == PRODUCT_INGESTION:
+            return ProductIngestionBackend(self.ingestion_client())
+        return PartnerPortalBackend(self.client())
+
+
+def _api(value: Any) -> str:
+    """`marketplace:api`: one of APIS (any case); anything else is refused."""
+    if value is None or value == "":
+        return DEFAULT_API
+    text = str(value).strip()
+    for api in APIS:
+        if text.lower() == api.lower():
+            return api
+    raise SettingsError(
+        f"marketplace:api must be {CLOUD_PARTNER_PORTAL} (the Cloud Partner Portal API, the "
+        f"default) or {PRODUCT_INGESTION} (Partner Center's Product Ingestion API); got "
+        f"{text[:60]!r}. Set it with `pulumi config set marketplace:api <value>` or "
+        f"MARKETPLACE_API."
+    )
+
+
+# Hosts that serve only one of the APIs: an endpoint of the other is a mistake, refused.
+_HOSTS_OF = {
+    CLOUD_PARTNER_PORTAL: ("cloudpartner.azure.com",),
+    PRODUCT_INGESTION: ("graph.microsoft.com",),
+}
+
+
+def _fits_api(api: str, host: str) -> None:
+    for other, hosts in _HOSTS_OF.items():
+        if other != api and host.lower().rstrip(".") in hosts:
+            raise SettingsError(
+                f"marketplace:endpoint {host!r} serves the {other} API, but marketplace:api is "
+                f"{api}. Unset marketplace:endpoint to use {DEFAULT_ENDPOINTS[api]}, or set "
+                f"marketplace:api to {other}."
+            )
+
+
+def _version_fits_api(api: str, version: str) -> None:
+    if api == PRODUCT_INGESTION and version == DEFAULT_API_VERSIONS[CLOUD_PARTNER_PORTAL]:
+        raise SettingsError(
+            f"marketplace:apiVersion {version} is a Cloud Partner Portal api-version, but "
+            f"marketplace:api is {PRODUCT_INGESTION}; unset it (default "
+            f"{DEFAULT_API_VERSIONS[PRODUCT_INGESTION]}) or give a Product Ingestion $version "
+            f"such as 2022-07-01."
+        )
+    if api == CLOUD_PARTNER_PORTAL and version.startswith("2022-"):
+        raise SettingsError(
+            f"marketplace:apiVersion {version} is a Product Ingestion $version, but "
+            f"marketplace:api is {CLOUD_PARTNER_PORTAL}; unset it (default "
+            f"{DEFAULT_API_VERSION}) or set marketplace:api to {PRODUCT_INGESTION}."
         )

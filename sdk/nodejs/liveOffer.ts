@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as utilities from "./utilities";
 
 /**
- * An Azure Marketplace offer taken live through the Cloud Partner Portal Go Live API.
+ * An Azure Marketplace offer taken live through the Cloud Partner Portal Go Live API, or Partner Center's Product Ingestion API (`marketplace:api`).
  *
  * `pulumi up` looks first (a go-live already running is attached to, a publish still running is waited for until publisher sign-off), then POSTs Go Live exactly once and waits on the operation, reporting progress. `pulumi refresh` re-reads the operation and the offer; `pulumi import marketplace:index:LiveOffer <name> <publisherId>/<offerId>` adopts an offer that is already live; `pulumi destroy` leaves a live offer live (going live cannot be undone through this API) and a go-live still in flight running, unless `cancelOnDestroy` is set.
  *
@@ -51,6 +51,10 @@ export class LiveOffer extends pulumi.CustomResource {
      */
     declare public /*out*/ readonly finishedAt: pulumi.Output<string | undefined>;
     /**
+     * Product Ingestion only: the result of the configure job that started the go-live (`pending`, `succeeded`, `failed`, `cancelled`); `status` follows the live submission, which can end after the job.
+     */
+    declare public /*out*/ readonly jobResult: pulumi.Output<string | undefined>;
+    /**
      * Links to the live offer, as the portal reports them. The shape is the portal's (objects such as `{uri, displayText}`, or strings).
      */
     declare public /*out*/ readonly liveLinks: pulumi.Output<any[] | undefined>;
@@ -63,17 +67,21 @@ export class LiveOffer extends pulumi.CustomResource {
      */
     declare public /*out*/ readonly offerVersion: pulumi.Output<number | undefined>;
     /**
-     * The id of the go-live operation in the Partner Portal.
+     * The id of the go-live: the Partner Portal operation id, or with Product Ingestion the configure job id (or `submission/<guid>/<n>` for a go-live found running, or one whose request's answer was lost).
      */
     declare public /*out*/ readonly operationId: pulumi.Output<string | undefined>;
     /**
-     * The absolute URL of the go-live operation, on the configured endpoint's origin.
+     * The absolute URL the go-live is read at, on the configured endpoint's origin (a Partner Portal operation, or a Product Ingestion job status).
      */
     declare public /*out*/ readonly operationUrl: pulumi.Output<string | undefined>;
     /**
      * Links to the offer's preview, as the portal reports them. The shape is the portal's (objects such as `{uri, displayText}`, or strings).
      */
     declare public /*out*/ readonly previewLinks: pulumi.Output<any[] | undefined>;
+    /**
+     * Product Ingestion only: the product's durable id (`product/<guid>`), resolved from the offer id (its external id).
+     */
+    declare public /*out*/ readonly productId: pulumi.Output<string | undefined>;
     /**
      * The Partner Portal publisher id that owns the offer (for example `contoso`). Changing it replaces the resource. Letters, digits, `-`, `_` and `.` only: anything that could change the request path or query is refused before any request.
      */
@@ -86,6 +94,10 @@ export class LiveOffer extends pulumi.CustomResource {
      * The portal's status of the go-live: `succeeded`, `failed`, `canceled`, `running`, `notStarted`, or `unknown` (a status the provider cannot read, or a go-live POST whose answer was lost: the next `pulumi up` looks for it before sending anything).
      */
     declare public /*out*/ readonly status: pulumi.Output<string>;
+    /**
+     * Product Ingestion only: the submission that goes live (`submission/<guid>/<n>`), the preview submission pushed to the live target.
+     */
+    declare public /*out*/ readonly submissionId: pulumi.Output<string | undefined>;
     /**
      * When the go-live was submitted (or attached to), UTC, ISO 8601.
      */
@@ -128,27 +140,33 @@ export class LiveOffer extends pulumi.CustomResource {
             resourceInputs["waitTimeoutSeconds"] = args?.waitTimeoutSeconds;
             resourceInputs["adopted"] = undefined /*out*/;
             resourceInputs["finishedAt"] = undefined /*out*/;
+            resourceInputs["jobResult"] = undefined /*out*/;
             resourceInputs["liveLinks"] = undefined /*out*/;
             resourceInputs["offerVersion"] = undefined /*out*/;
             resourceInputs["operationId"] = undefined /*out*/;
             resourceInputs["operationUrl"] = undefined /*out*/;
             resourceInputs["previewLinks"] = undefined /*out*/;
+            resourceInputs["productId"] = undefined /*out*/;
             resourceInputs["publishingVersion"] = undefined /*out*/;
             resourceInputs["status"] = undefined /*out*/;
+            resourceInputs["submissionId"] = undefined /*out*/;
             resourceInputs["submittedAt"] = undefined /*out*/;
         } else {
             resourceInputs["adopted"] = undefined /*out*/;
             resourceInputs["cancelOnDestroy"] = undefined /*out*/;
             resourceInputs["finishedAt"] = undefined /*out*/;
+            resourceInputs["jobResult"] = undefined /*out*/;
             resourceInputs["liveLinks"] = undefined /*out*/;
             resourceInputs["offerId"] = undefined /*out*/;
             resourceInputs["offerVersion"] = undefined /*out*/;
             resourceInputs["operationId"] = undefined /*out*/;
             resourceInputs["operationUrl"] = undefined /*out*/;
             resourceInputs["previewLinks"] = undefined /*out*/;
+            resourceInputs["productId"] = undefined /*out*/;
             resourceInputs["publisherId"] = undefined /*out*/;
             resourceInputs["publishingVersion"] = undefined /*out*/;
             resourceInputs["status"] = undefined /*out*/;
+            resourceInputs["submissionId"] = undefined /*out*/;
             resourceInputs["submittedAt"] = undefined /*out*/;
             resourceInputs["triggers"] = undefined /*out*/;
             resourceInputs["waitForCompletion"] = undefined /*out*/;

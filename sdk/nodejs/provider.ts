@@ -36,11 +36,12 @@ export class Provider extends pulumi.ProviderResource {
         {
             resourceInputs["accessToken"] = (args?.accessToken ? pulumi.secret(args.accessToken) : undefined) ?? utilities.getEnv("MARKETPLACE_ACCESS_TOKEN");
             resourceInputs["allowInsecureHttp"] = pulumi.output((args?.allowInsecureHttp) ?? (utilities.getEnvBoolean("MARKETPLACE_ALLOW_INSECURE_HTTP") || false)).apply(JSON.stringify);
-            resourceInputs["apiVersion"] = (args?.apiVersion) ?? (utilities.getEnv("MARKETPLACE_API_VERSION") || "2017-10-31");
+            resourceInputs["api"] = (args?.api) ?? (utilities.getEnv("MARKETPLACE_API") || "cloudPartnerPortal");
+            resourceInputs["apiVersion"] = (args?.apiVersion) ?? utilities.getEnv("MARKETPLACE_API_VERSION");
             resourceInputs["caBundle"] = (args?.caBundle) ?? utilities.getEnv("MARKETPLACE_CA_BUNDLE");
             resourceInputs["clientId"] = (args?.clientId) ?? utilities.getEnv("AZURE_CLIENT_ID");
             resourceInputs["clientSecret"] = (args?.clientSecret ? pulumi.secret(args.clientSecret) : undefined) ?? utilities.getEnv("AZURE_CLIENT_SECRET");
-            resourceInputs["endpoint"] = (args?.endpoint) ?? (utilities.getEnv("MARKETPLACE_ENDPOINT") || "https://cloudpartner.azure.com");
+            resourceInputs["endpoint"] = (args?.endpoint) ?? utilities.getEnv("MARKETPLACE_ENDPOINT");
             resourceInputs["tenantId"] = (args?.tenantId) ?? utilities.getEnv("AZURE_TENANT_ID");
             resourceInputs["useDefaultCredential"] = pulumi.output((args?.useDefaultCredential) ?? (utilities.getEnvBoolean("MARKETPLACE_USE_DEFAULT_CREDENTIAL") || true)).apply(JSON.stringify);
         }
@@ -54,7 +55,7 @@ export class Provider extends pulumi.ProviderResource {
  */
 export interface ProviderArgs {
     /**
-     * A bearer token for the Partner Portal API. Prefer Azure AD app credentials or the credential chain, which refresh tokens during long waits.
+     * A bearer token for the chosen API (audience `https://cloudpartner.azure.com` or Microsoft Graph). Prefer Azure AD app credentials or the credential chain, which refresh tokens during long waits.
      */
     accessToken?: pulumi.Input<string | undefined>;
     /**
@@ -62,7 +63,11 @@ export interface ProviderArgs {
      */
     allowInsecureHttp?: pulumi.Input<boolean | undefined>;
     /**
-     * The `api-version` sent on every call. Default `2017-10-31`.
+     * Which marketplace API goes live: `cloudPartnerPortal` (the Cloud Partner Portal API, the default) or `productIngestion` (Partner Center's Product Ingestion API, under Microsoft Graph). The endpoint, `apiVersion` and the token's scope follow it.
+     */
+    api?: pulumi.Input<string | undefined>;
+    /**
+     * The version sent on every call: the Partner Portal's `api-version` (default `2017-10-31`), or Product Ingestion's `$version` (default `2022-03-01-preview2`; `2022-07-01` also works).
      */
     apiVersion?: pulumi.Input<string | undefined>;
     /**
@@ -78,7 +83,7 @@ export interface ProviderArgs {
      */
     clientSecret?: pulumi.Input<string | undefined>;
     /**
-     * The Partner Portal API origin. Default `https://cloudpartner.azure.com`; point it at the local emulator for tests.
+     * The API origin (scheme://host[:port]). Default: `https://cloudpartner.azure.com` for `cloudPartnerPortal`, `https://graph.microsoft.com` for `productIngestion` (its routes are under `/rp/product-ingestion`). Point it at the local emulator for tests.
      */
     endpoint?: pulumi.Input<string | undefined>;
     /**

@@ -46,7 +46,7 @@ def test_the_wait_limit_follows_custom_timeouts_and_the_input(
         news["waitTimeoutSeconds"] = explicit
     checked, _ = check({}, news)
     inputs = live_offer.LiveOfferInputs.from_wire(checked)
-    ctx = live_offer.RunContext(client=None, clock=_Clock(), host_timeout_seconds=custom)  # type: ignore[arg-type]
+    ctx = live_offer.RunContext(backend=None, clock=_Clock(), host_timeout_seconds=custom)  # type: ignore[arg-type]
     assert ctx.limit(inputs) == limit
     assert ctx.deadline(inputs) == 1000.0 + limit
 

@@ -44,12 +44,14 @@ __all__ = [
     "CancelOutcome",
     "GoLiveStart",
     "GoLiveUnconfirmed",
+    "RetryBudget",
     "call_retrying",
     "cancel_go_live",
     "find_go_live_in_flight",
     "find_go_live_since",
     "find_latest_go_live",
     "ready_for_go_live",
+    "retrying",
     "start_go_live",
 ]
 
@@ -179,7 +181,7 @@ def _is_live(subs: list[Submission], status: OfferStatus) -> tuple[bool, Submiss
     return False, None
 
 
-class _Retry:
+class RetryBudget:
     """Backoff for the few list/POST/read calls around a go-live, inside the deadline."""
 
     def __init__(self, clock: Clock, deadline: float | None, schedule: PollSchedule,
@@ -231,11 +233,11 @@ def call_retrying(
 ) -> Procedure[T]:
     """One idempotent portal call, retried on transient errors (5xx, 429, timeouts, resets)
     with backoff and `Retry-After` until `deadline`; other errors are raised at once."""
-    retry = _Retry(clock, deadline, schedule or PollSchedule(), throttle)
-    return (yield from _retrying(fn, retry, what))
+    retry = RetryBudget(clock, deadline, schedule or PollSchedule(), throttle)
+    return (yield from retrying(fn, retry, what))
 
 
-def _retrying(fn: Callable[[], T], retry: _Retry, what: str, *, critical: bool = False
+def retrying(fn: Callable[[], T], retry: RetryBudget, what: str, *, critical: bool = False
               ) -> Procedure[T]:
     """`critical`: part of finding out whether a go-live POST started (see `procedure.Call`)."""
     while True:
@@ -250,9 +252,9 @@ def _retrying(fn: Callable[[], T], retry: _Retry, what: str, *, critical: bool =
             yield from retry.failed(exc, critical=critical)
 
 
-def _list(client: PortalClient, pub: str, offer: str, retry: _Retry, *, critical: bool = False
+def _list(client: PortalClient, pub: str, offer: str, retry: RetryBudget, *, critical: bool = False
           ) -> Procedure[list[Submission]]:
-    subs: list[Submission] = yield from _retrying(
+    subs: list[Submission] = yield from retrying(
         lambda: client.list_operations(pub, offer), retry, f"listing operations of {pub}/{offer}",
         critical=critical,
     )
@@ -279,12 +281,12 @@ def _attach(client: PortalClient, pub: str, offer: str, sub: Submission, clock: 
 
 
 def _publish_failed(client: PortalClient, pub: str, offer: str, publish: Submission,
-                    retry: _Retry) -> Procedure[OperationFailed]:
+                    retry: RetryBudget) -> Procedure[OperationFailed]:
     """The error for a publish that failed or was canceled, in the portal's words."""
     ref = client.operation_ref(pub, offer, publish.id)
     op: Operation | None = None
     try:
-        op, _ = yield from _retrying(lambda: client.get_operation(ref), retry,
+        op, _ = yield from retrying(lambda: client.get_operation(ref), retry,
                                      f"reading publish {publish.id}")
     except PortalError as exc:
         log.info("could not read the failed publish %s: %s", publish.id, exc)
@@ -324,7 +326,7 @@ def start_go_live(
     validate_identifier("publisherId", pub)
     validate_identifier("offerId", offer)
     sched = schedule or PollSchedule()
-    retry = _Retry(clock, deadline, sched, throttle)
+    retry = RetryBudget(clock, deadline, sched, throttle)
 
     subs = yield from _list(client, pub, offer, retry)
     running = _go_live_in_flight(subs)
@@ -358,7 +360,7 @@ def start_go_live(
         blocking = _blocking_publish(subs)
         if blocking is not None:
             raise (yield from _publish_failed(client, pub, offer, blocking, retry))
-        status: OfferStatus = yield from _retrying(
+        status: OfferStatus = yield from retrying(
             lambda: client.offer_status(pub, offer), retry, f"reading {pub}/{offer} status"
         )
         live, latest_live = _is_live(subs, status)
@@ -375,7 +377,7 @@ def start_go_live(
 
 
 def _post_once(client: PortalClient, pub: str, offer: str, known: set[str], clock: Clock,
-               retry: _Retry, on_progress: Callable[[Progress], None] | None,
+               retry: RetryBudget, on_progress: Callable[[Progress], None] | None,
                on_submit: Callable[[], None] | None) -> Procedure[GoLiveStart]:
     """POST go-live; again only after a certain refusal; a lost answer is reconciled."""
     while True:
@@ -418,7 +420,7 @@ def _post_once(client: PortalClient, pub: str, offer: str, known: set[str], cloc
             return _attach(client, pub, offer, found, clock, posted=True)
 
 
-def _listed_id(client: PortalClient, pub: str, offer: str, known: set[str], retry: _Retry,
+def _listed_id(client: PortalClient, pub: str, offer: str, known: set[str], retry: RetryBudget,
                ref: OperationRef) -> Procedure[OperationRef]:
     """A non-migrated offer's pointer names `{pub}${offer}${n}${slot}`, which need not stay
     unique (a retried go-live of the same version); record the id the offer's operations list
@@ -433,7 +435,7 @@ def _listed_id(client: PortalClient, pub: str, offer: str, known: set[str], retr
     return client.operation_ref(pub, offer, found.id) if found is not None else ref
 
 
-def _reconcile(client: PortalClient, pub: str, offer: str, known: set[str], retry: _Retry,
+def _reconcile(client: PortalClient, pub: str, offer: str, known: set[str], retry: RetryBudget,
                cause: PortalError, on_progress: Callable[[Progress], None] | None
                ) -> Procedure[Submission]:
     """List the offer's operations until the go-live our POST may have started shows up.
@@ -488,7 +490,7 @@ def find_latest_go_live(client: PortalClient, pub: str, offer: str, *,
     validate_identifier("publisherId", pub)
     validate_identifier("offerId", offer)
     clk = clock or SystemClock()
-    retry = _Retry(clk, deadline, PollSchedule(), throttle)
+    retry = RetryBudget(clk, deadline, PollSchedule(), throttle)
     subs = yield from _list(client, pub, offer, retry)
     latest = _latest([s for s in subs if s.is_go_live])
     return client.operation_ref(pub, offer, latest.id) if latest is not None else None
@@ -501,7 +503,7 @@ def find_go_live_in_flight(client: PortalClient, pub: str, offer: str, *,
     """A go-live of the offer that may still be running (see `start_go_live`); None if none."""
     validate_identifier("publisherId", pub)
     validate_identifier("offerId", offer)
-    retry = _Retry(clock or SystemClock(), deadline, PollSchedule(), throttle)
+    retry = RetryBudget(clock or SystemClock(), deadline, PollSchedule(), throttle)
     subs = yield from _list(client, pub, offer, retry)
     running = _go_live_in_flight(subs)
     return client.operation_ref(pub, offer, running.id) if running is not None else None
@@ -519,7 +521,7 @@ def find_go_live_since(client: PortalClient, pub: str, offer: str, since: dateti
     that belongs to an earlier intent. None when there is none (it did not start, yet)."""
     validate_identifier("publisherId", pub)
     validate_identifier("offerId", offer)
-    retry = _Retry(clock or SystemClock(), deadline, PollSchedule(), throttle)
+    retry = RetryBudget(clock or SystemClock(), deadline, PollSchedule(), throttle)
     subs = yield from _list(client, pub, offer, retry)
     found = _go_live_in_flight(subs)
     if found is None and since is not None:
@@ -564,20 +566,20 @@ def cancel_go_live(
     validate_identifier("offerId", offer)
     clk = clock or SystemClock()
     sched = schedule or PollSchedule()
-    retry = _Retry(clk, deadline, sched, throttle)
+    retry = RetryBudget(clk, deadline, sched, throttle)
     op: Operation
-    op, _ = yield from _retrying(lambda: client.get_operation(ref), retry,
+    op, _ = yield from retrying(lambda: client.get_operation(ref), retry,
                                  f"reading go-live {ref.operation_id}")
     if op.is_terminal:
         return CancelOutcome(op, requested=False)
     log.info("%s/%s: cancelling go-live %s", pub, offer, ref.operation_id)
     try:
-        yield from _retrying(lambda: client.cancel(pub, offer), retry, "cancel")
+        yield from retrying(lambda: client.cancel(pub, offer), retry, "cancel")
     except PointerError:
         pass  # accepted (a cancellation runs); we watch the go-live itself
     except (BadRequest, Conflict, NotFound) as exc:
         log.info("cancel refused (%s)", exc)
-        op, _ = yield from _retrying(lambda: client.get_operation(ref), retry,
+        op, _ = yield from retrying(lambda: client.get_operation(ref), retry,
                                      f"reading go-live {ref.operation_id}")
         return CancelOutcome(op, requested=False, refused=exc.message)
     final = yield from poll_operation(

@@ -12,9 +12,9 @@ import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from ..procedure import Call, Clock, Procedure, Sleep
-from .client import PortalClient
 from .errors import (
     NotFound,
     OperationCanceled,
@@ -51,6 +51,15 @@ _MAX_MESSAGE_LINES = 20
 _MAX_MESSAGE_CHARS = 2000  # per portal message: a runaway message must not flood the output
 
 
+class OperationSource(Protocol):
+    """What the waiter reads: one operation and the answer's Retry-After (seconds), if any.
+
+    `PortalClient` is one; a Product Ingestion go-live (a job and its live submission) is
+    another."""
+
+    def get_operation(self, ref: OperationRef) -> tuple[Operation, float | None]: ...
+
+
 @dataclass(frozen=True)
 class Progress:
     """One progress report: what the operation is doing and how long we have waited."""
@@ -64,10 +73,10 @@ class Progress:
 
 
 def describe_failure(operation: Operation, ref: OperationRef, *, what: str = "operation",
-                     advice: str | None = None) -> str:
+                     advice: str | None = None, service: str = "Partner Portal") -> str:
     """The error text for a failed/canceled operation: portal messages as text, id, next step."""
     verb = "was canceled" if operation.status == OperationStatus.CANCELED else "failed"
-    lines = [f"The Partner Portal {what} {ref.operation_id} {verb} "
+    lines = [f"The {service} {what} {ref.operation_id} {verb} "
              f"(status {operation.raw_status!r})."]
     bad_steps = [s for s in operation.steps if s.status.is_bad
                  or s.status in (StepStatus.FAILED, StepStatus.REJECTED)]
@@ -133,7 +142,7 @@ def _report(on_progress: Callable[[Progress], None] | None, progress: Progress) 
 
 
 def poll_operation(
-    client: PortalClient,
+    client: OperationSource,
     ref: OperationRef,
     *,
     clock: Clock,
@@ -144,6 +153,7 @@ def poll_operation(
     until: Callable[[Operation], bool] | None = None,
     what: str = "operation",
     advice: str | None = None,
+    service: str = "Partner Portal",
 ) -> Procedure[Operation]:
     """Poll `ref` until `until(op)` holds or it ends; failed/canceled ends raise.
 
@@ -225,10 +235,12 @@ def poll_operation(
         if op.status == OperationStatus.SUCCEEDED:
             return op
         if op.status == OperationStatus.CANCELED:
-            raise OperationCanceled(describe_failure(op, ref, what=what, advice=advice),
+            raise OperationCanceled(describe_failure(op, ref, what=what, advice=advice,
+                                                     service=service),
                                     operation=op, operation_id=ref.operation_id, ref=ref)
         if op.status == OperationStatus.FAILED:
-            raise OperationFailed(describe_failure(op, ref, what=what, advice=advice),
+            raise OperationFailed(describe_failure(op, ref, what=what, advice=advice,
+                                                   service=service),
                                   operation=op, operation_id=ref.operation_id, ref=ref)
         if deadline is not None and now >= deadline:
             raise timed_out()
@@ -250,7 +262,7 @@ def _retry_progress(ref: OperationRef, last: Operation | None, elapsed: float,
 
 
 def wait_for_operation(
-    client: PortalClient,
+    client: OperationSource,
     ref: OperationRef,
     *,
     clock: Clock,
@@ -258,9 +270,10 @@ def wait_for_operation(
     on_progress: Callable[[Progress], None] | None = None,
     schedule: PollSchedule | None = None,
     throttle: ThrottleGate = GLOBAL_THROTTLE,
+    service: str = "Partner Portal",
 ) -> Procedure[Operation]:
     """Wait until the operation succeeds; raise OperationFailed/OperationCanceled/WaitTimedOut."""
     return (yield from poll_operation(
         client, ref, clock=clock, deadline=deadline, on_progress=on_progress,
-        schedule=schedule, throttle=throttle,
+        schedule=schedule, throttle=throttle, service=service,
     ))

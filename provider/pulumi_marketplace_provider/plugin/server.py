@@ -24,8 +24,9 @@ from pulumi.runtime.proto import (
 )
 
 from .. import __version__, live_offer
+from ..backend import Backend
 from ..init_error import STATUS_DETAILS_KEY, status_details
-from ..partner_portal import PortalClient, PortalError
+from ..partner_portal import PortalError
 from ..procedure import Procedure, SystemClock, run_async
 from ..settings import CONFIG_KEYS, NAMESPACE, SECRET_KEYS, ProviderSettings, SettingsError
 from .engine_log import EngineLog
@@ -49,7 +50,7 @@ class LiveOfferServicer(provider_pb2_grpc.ResourceProviderServicer):
         self._executor = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="portal-http")
         self._config: dict[str, Any] = {}
         self._settings: ProviderSettings | None = None
-        self._client: PortalClient | None = None
+        self._backend: Backend | None = None
         self._inflight: set[asyncio.Task[Any]] = set()
         self._cancel_requested = False
 
@@ -61,18 +62,18 @@ class LiveOfferServicer(provider_pb2_grpc.ResourceProviderServicer):
         await self._engine.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
 
-    def _portal(self) -> PortalClient:
-        if self._client is None:
+    def _portal(self) -> Backend:
+        if self._backend is None:
             settings = self._settings or ProviderSettings.from_config(self._config)
             self._settings = settings
-            self._client = settings.client()
-        return self._client
+            self._backend = settings.backend()
+        return self._backend
 
     def _context(
         self, urn: str, timeout: float, checkpoint: dict[str, Any]
     ) -> live_offer.RunContext:
         return live_offer.RunContext(
-            client=self._portal(),
+            backend=self._portal(),
             clock=SystemClock(),
             on_progress=self._engine.progress_reporter(urn),
             on_checkpoint=checkpoint.update,
@@ -280,7 +281,7 @@ class LiveOfferServicer(provider_pb2_grpc.ResourceProviderServicer):
             self._settings = ProviderSettings.from_config(self._config)
         except SettingsError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        self._client = None
+        self._backend = None
         return provider_pb2.ConfigureResponse(
             acceptSecrets=True, supportsPreview=True, acceptResources=True, acceptOutputs=False
         )

@@ -12,7 +12,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
-// An Azure Marketplace offer taken live through the Cloud Partner Portal Go Live API.
+// An Azure Marketplace offer taken live through the Cloud Partner Portal Go Live API, or Partner Center's Product Ingestion API (`marketplace:api`).
 //
 // `pulumi up` looks first (a go-live already running is attached to, a publish still running is waited for until publisher sign-off), then POSTs Go Live exactly once and waits on the operation, reporting progress. `pulumi refresh` re-reads the operation and the offer; `pulumi import marketplace:index:LiveOffer <name> <publisherId>/<offerId>` adopts an offer that is already live; `pulumi destroy` leaves a live offer live (going live cannot be undone through this API) and a go-live still in flight running, unless `cancelOnDestroy` is set.
 //
@@ -26,24 +26,30 @@ type LiveOffer struct {
 	CancelOnDestroy pulumi.BoolOutput `pulumi:"cancelOnDestroy"`
 	// When the go-live was seen to end, UTC, ISO 8601.
 	FinishedAt pulumi.StringPtrOutput `pulumi:"finishedAt"`
+	// Product Ingestion only: the result of the configure job that started the go-live (`pending`, `succeeded`, `failed`, `cancelled`); `status` follows the live submission, which can end after the job.
+	JobResult pulumi.StringPtrOutput `pulumi:"jobResult"`
 	// Links to the live offer, as the portal reports them. The shape is the portal's (objects such as `{uri, displayText}`, or strings).
 	LiveLinks pulumi.ArrayOutput `pulumi:"liveLinks"`
 	// The id of the offer to take live (for example `contoso-vm`). Changing it replaces the resource.
 	OfferId pulumi.StringOutput `pulumi:"offerId"`
 	// The offer version the operation reports.
 	OfferVersion pulumi.IntPtrOutput `pulumi:"offerVersion"`
-	// The id of the go-live operation in the Partner Portal.
+	// The id of the go-live: the Partner Portal operation id, or with Product Ingestion the configure job id (or `submission/<guid>/<n>` for a go-live found running, or one whose request's answer was lost).
 	OperationId pulumi.StringPtrOutput `pulumi:"operationId"`
-	// The absolute URL of the go-live operation, on the configured endpoint's origin.
+	// The absolute URL the go-live is read at, on the configured endpoint's origin (a Partner Portal operation, or a Product Ingestion job status).
 	OperationUrl pulumi.StringPtrOutput `pulumi:"operationUrl"`
 	// Links to the offer's preview, as the portal reports them. The shape is the portal's (objects such as `{uri, displayText}`, or strings).
 	PreviewLinks pulumi.ArrayOutput `pulumi:"previewLinks"`
+	// Product Ingestion only: the product's durable id (`product/<guid>`), resolved from the offer id (its external id).
+	ProductId pulumi.StringPtrOutput `pulumi:"productId"`
 	// The Partner Portal publisher id that owns the offer (for example `contoso`). Changing it replaces the resource. Letters, digits, `-`, `_` and `.` only: anything that could change the request path or query is refused before any request.
 	PublisherId pulumi.StringOutput `pulumi:"publisherId"`
 	// The publishing version the operation reports.
 	PublishingVersion pulumi.IntPtrOutput `pulumi:"publishingVersion"`
 	// The portal's status of the go-live: `succeeded`, `failed`, `canceled`, `running`, `notStarted`, or `unknown` (a status the provider cannot read, or a go-live POST whose answer was lost: the next `pulumi up` looks for it before sending anything).
 	Status pulumi.StringOutput `pulumi:"status"`
+	// Product Ingestion only: the submission that goes live (`submission/<guid>/<n>`), the preview submission pushed to the live target.
+	SubmissionId pulumi.StringPtrOutput `pulumi:"submissionId"`
 	// When the go-live was submitted (or attached to), UTC, ISO 8601.
 	SubmittedAt pulumi.StringPtrOutput `pulumi:"submittedAt"`
 	// Any values. When they change, `pulumi up` sends the offer live again (for example the version of the plan you just published to preview), like `command:local:Command`'s triggers.
@@ -238,6 +244,11 @@ func (o LiveOfferOutput) FinishedAt() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *LiveOffer) pulumi.StringPtrOutput { return v.FinishedAt }).(pulumi.StringPtrOutput)
 }
 
+// Product Ingestion only: the result of the configure job that started the go-live (`pending`, `succeeded`, `failed`, `cancelled`); `status` follows the live submission, which can end after the job.
+func (o LiveOfferOutput) JobResult() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *LiveOffer) pulumi.StringPtrOutput { return v.JobResult }).(pulumi.StringPtrOutput)
+}
+
 // Links to the live offer, as the portal reports them. The shape is the portal's (objects such as `{uri, displayText}`, or strings).
 func (o LiveOfferOutput) LiveLinks() pulumi.ArrayOutput {
 	return o.ApplyT(func(v *LiveOffer) pulumi.ArrayOutput { return v.LiveLinks }).(pulumi.ArrayOutput)
@@ -253,12 +264,12 @@ func (o LiveOfferOutput) OfferVersion() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v *LiveOffer) pulumi.IntPtrOutput { return v.OfferVersion }).(pulumi.IntPtrOutput)
 }
 
-// The id of the go-live operation in the Partner Portal.
+// The id of the go-live: the Partner Portal operation id, or with Product Ingestion the configure job id (or `submission/<guid>/<n>` for a go-live found running, or one whose request's answer was lost).
 func (o LiveOfferOutput) OperationId() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *LiveOffer) pulumi.StringPtrOutput { return v.OperationId }).(pulumi.StringPtrOutput)
 }
 
-// The absolute URL of the go-live operation, on the configured endpoint's origin.
+// The absolute URL the go-live is read at, on the configured endpoint's origin (a Partner Portal operation, or a Product Ingestion job status).
 func (o LiveOfferOutput) OperationUrl() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *LiveOffer) pulumi.StringPtrOutput { return v.OperationUrl }).(pulumi.StringPtrOutput)
 }
@@ -266,6 +277,11 @@ func (o LiveOfferOutput) OperationUrl() pulumi.StringPtrOutput {
 // Links to the offer's preview, as the portal reports them. The shape is the portal's (objects such as `{uri, displayText}`, or strings).
 func (o LiveOfferOutput) PreviewLinks() pulumi.ArrayOutput {
 	return o.ApplyT(func(v *LiveOffer) pulumi.ArrayOutput { return v.PreviewLinks }).(pulumi.ArrayOutput)
+}
+
+// Product Ingestion only: the product's durable id (`product/<guid>`), resolved from the offer id (its external id).
+func (o LiveOfferOutput) ProductId() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *LiveOffer) pulumi.StringPtrOutput { return v.ProductId }).(pulumi.StringPtrOutput)
 }
 
 // The Partner Portal publisher id that owns the offer (for example `contoso`). Changing it replaces the resource. Letters, digits, `-`, `_` and `.` only: anything that could change the request path or query is refused before any request.
@@ -281,6 +297,11 @@ func (o LiveOfferOutput) PublishingVersion() pulumi.IntPtrOutput {
 // The portal's status of the go-live: `succeeded`, `failed`, `canceled`, `running`, `notStarted`, or `unknown` (a status the provider cannot read, or a go-live POST whose answer was lost: the next `pulumi up` looks for it before sending anything).
 func (o LiveOfferOutput) Status() pulumi.StringOutput {
 	return o.ApplyT(func(v *LiveOffer) pulumi.StringOutput { return v.Status }).(pulumi.StringOutput)
+}
+
+// Product Ingestion only: the submission that goes live (`submission/<guid>/<n>`), the preview submission pushed to the live target.
+func (o LiveOfferOutput) SubmissionId() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *LiveOffer) pulumi.StringPtrOutput { return v.SubmissionId }).(pulumi.StringPtrOutput)
 }
 
 // When the go-live was submitted (or attached to), UTC, ISO 8601.

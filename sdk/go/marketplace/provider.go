@@ -33,8 +33,13 @@ func NewProvider(ctx *pulumi.Context,
 			args.AllowInsecureHttp = pulumi.BoolPtr(d.(bool))
 		}
 	}
+	if args.Api == nil {
+		if d := internal.GetEnvOrDefault("cloudPartnerPortal", nil, "MARKETPLACE_API"); d != nil {
+			args.Api = pulumi.StringPtr(d.(string))
+		}
+	}
 	if args.ApiVersion == nil {
-		if d := internal.GetEnvOrDefault("2017-10-31", nil, "MARKETPLACE_API_VERSION"); d != nil {
+		if d := internal.GetEnvOrDefault(nil, nil, "MARKETPLACE_API_VERSION"); d != nil {
 			args.ApiVersion = pulumi.StringPtr(d.(string))
 		}
 	}
@@ -54,7 +59,7 @@ func NewProvider(ctx *pulumi.Context,
 		}
 	}
 	if args.Endpoint == nil {
-		if d := internal.GetEnvOrDefault("https://cloudpartner.azure.com", nil, "MARKETPLACE_ENDPOINT"); d != nil {
+		if d := internal.GetEnvOrDefault(nil, nil, "MARKETPLACE_ENDPOINT"); d != nil {
 			args.Endpoint = pulumi.StringPtr(d.(string))
 		}
 	}
@@ -84,11 +89,13 @@ func NewProvider(ctx *pulumi.Context,
 }
 
 type providerArgs struct {
-	// A bearer token for the Partner Portal API. Prefer Azure AD app credentials or the credential chain, which refresh tokens during long waits.
+	// A bearer token for the chosen API (audience `https://cloudpartner.azure.com` or Microsoft Graph). Prefer Azure AD app credentials or the credential chain, which refresh tokens during long waits.
 	AccessToken *string `pulumi:"accessToken"`
 	// Allow a plain `http://` endpoint on a host other than loopback (the bearer token then travels unencrypted). Default `false`: plain http is only accepted for localhost/127.0.0.1/::1.
 	AllowInsecureHttp *bool `pulumi:"allowInsecureHttp"`
-	// The `api-version` sent on every call. Default `2017-10-31`.
+	// Which marketplace API goes live: `cloudPartnerPortal` (the Cloud Partner Portal API, the default) or `productIngestion` (Partner Center's Product Ingestion API, under Microsoft Graph). The endpoint, `apiVersion` and the token's scope follow it.
+	Api *string `pulumi:"api"`
+	// The version sent on every call: the Partner Portal's `api-version` (default `2017-10-31`), or Product Ingestion's `$version` (default `2022-03-01-preview2`; `2022-07-01` also works).
 	ApiVersion *string `pulumi:"apiVersion"`
 	// Path to a PEM bundle of certificate authorities to trust instead of the system's.
 	CaBundle *string `pulumi:"caBundle"`
@@ -96,7 +103,7 @@ type providerArgs struct {
 	ClientId *string `pulumi:"clientId"`
 	// Client secret of that app registration.
 	ClientSecret *string `pulumi:"clientSecret"`
-	// The Partner Portal API origin. Default `https://cloudpartner.azure.com`; point it at the local emulator for tests.
+	// The API origin (scheme://host[:port]). Default: `https://cloudpartner.azure.com` for `cloudPartnerPortal`, `https://graph.microsoft.com` for `productIngestion` (its routes are under `/rp/product-ingestion`). Point it at the local emulator for tests.
 	Endpoint *string `pulumi:"endpoint"`
 	// Azure AD tenant id of the app registration added to the publisher account.
 	TenantId *string `pulumi:"tenantId"`
@@ -106,11 +113,13 @@ type providerArgs struct {
 
 // The set of arguments for constructing a Provider resource.
 type ProviderArgs struct {
-	// A bearer token for the Partner Portal API. Prefer Azure AD app credentials or the credential chain, which refresh tokens during long waits.
+	// A bearer token for the chosen API (audience `https://cloudpartner.azure.com` or Microsoft Graph). Prefer Azure AD app credentials or the credential chain, which refresh tokens during long waits.
 	AccessToken pulumi.StringPtrInput
 	// Allow a plain `http://` endpoint on a host other than loopback (the bearer token then travels unencrypted). Default `false`: plain http is only accepted for localhost/127.0.0.1/::1.
 	AllowInsecureHttp pulumi.BoolPtrInput
-	// The `api-version` sent on every call. Default `2017-10-31`.
+	// Which marketplace API goes live: `cloudPartnerPortal` (the Cloud Partner Portal API, the default) or `productIngestion` (Partner Center's Product Ingestion API, under Microsoft Graph). The endpoint, `apiVersion` and the token's scope follow it.
+	Api pulumi.StringPtrInput
+	// The version sent on every call: the Partner Portal's `api-version` (default `2017-10-31`), or Product Ingestion's `$version` (default `2022-03-01-preview2`; `2022-07-01` also works).
 	ApiVersion pulumi.StringPtrInput
 	// Path to a PEM bundle of certificate authorities to trust instead of the system's.
 	CaBundle pulumi.StringPtrInput
@@ -118,7 +127,7 @@ type ProviderArgs struct {
 	ClientId pulumi.StringPtrInput
 	// Client secret of that app registration.
 	ClientSecret pulumi.StringPtrInput
-	// The Partner Portal API origin. Default `https://cloudpartner.azure.com`; point it at the local emulator for tests.
+	// The API origin (scheme://host[:port]). Default: `https://cloudpartner.azure.com` for `cloudPartnerPortal`, `https://graph.microsoft.com` for `productIngestion` (its routes are under `/rp/product-ingestion`). Point it at the local emulator for tests.
 	Endpoint pulumi.StringPtrInput
 	// Azure AD tenant id of the app registration added to the publisher account.
 	TenantId pulumi.StringPtrInput

@@ -8,7 +8,7 @@ declare var exports: any;
 const __config = new pulumi.Config("marketplace");
 
 /**
- * A bearer token for the Partner Portal API. Prefer Azure AD app credentials or the credential chain, which refresh tokens during long waits.
+ * A bearer token for the chosen API (audience `https://cloudpartner.azure.com` or Microsoft Graph). Prefer Azure AD app credentials or the credential chain, which refresh tokens during long waits.
  */
 export declare const accessToken: string | undefined;
 Object.defineProperty(exports, "accessToken", {
@@ -30,12 +30,23 @@ Object.defineProperty(exports, "allowInsecureHttp", {
 });
 
 /**
- * The `api-version` sent on every call. Default `2017-10-31`.
+ * Which marketplace API goes live: `cloudPartnerPortal` (the Cloud Partner Portal API, the default) or `productIngestion` (Partner Center's Product Ingestion API, under Microsoft Graph). The endpoint, `apiVersion` and the token's scope follow it.
  */
-export declare const apiVersion: string;
+export declare const api: string;
+Object.defineProperty(exports, "api", {
+    get() {
+        return __config.get("api") ?? (utilities.getEnv("MARKETPLACE_API") || "cloudPartnerPortal");
+    },
+    enumerable: true,
+});
+
+/**
+ * The version sent on every call: the Partner Portal's `api-version` (default `2017-10-31`), or Product Ingestion's `$version` (default `2022-03-01-preview2`; `2022-07-01` also works).
+ */
+export declare const apiVersion: string | undefined;
 Object.defineProperty(exports, "apiVersion", {
     get() {
-        return __config.get("apiVersion") ?? (utilities.getEnv("MARKETPLACE_API_VERSION") || "2017-10-31");
+        return __config.get("apiVersion") ?? utilities.getEnv("MARKETPLACE_API_VERSION");
     },
     enumerable: true,
 });
@@ -74,12 +85,12 @@ Object.defineProperty(exports, "clientSecret", {
 });
 
 /**
- * The Partner Portal API origin. Default `https://cloudpartner.azure.com`; point it at the local emulator for tests.
+ * The API origin (scheme://host[:port]). Default: `https://cloudpartner.azure.com` for `cloudPartnerPortal`, `https://graph.microsoft.com` for `productIngestion` (its routes are under `/rp/product-ingestion`). Point it at the local emulator for tests.
  */
-export declare const endpoint: string;
+export declare const endpoint: string | undefined;
 Object.defineProperty(exports, "endpoint", {
     get() {
-        return __config.get("endpoint") ?? (utilities.getEnv("MARKETPLACE_ENDPOINT") || "https://cloudpartner.azure.com");
+        return __config.get("endpoint") ?? utilities.getEnv("MARKETPLACE_ENDPOINT");
     },
     enumerable: true,
 });

@@ -137,7 +137,7 @@ class LiveOffer(pulumi.CustomResource):
                  wait_timeout_seconds: pulumi.Input[Optional[_builtins.float]] = None,
                  __props__=None):
         """
-        An Azure Marketplace offer taken live through the Cloud Partner Portal Go Live API.
+        An Azure Marketplace offer taken live through the Cloud Partner Portal Go Live API, or Partner Center's Product Ingestion API (`marketplace:api`).
 
         `pulumi up` looks first (a go-live already running is attached to, a publish still running is waited for until publisher sign-off), then POSTs Go Live exactly once and waits on the operation, reporting progress. `pulumi refresh` re-reads the operation and the offer; `pulumi import marketplace:index:LiveOffer <name> <publisherId>/<offerId>` adopts an offer that is already live; `pulumi destroy` leaves a live offer live (going live cannot be undone through this API) and a go-live still in flight running, unless `cancelOnDestroy` is set.
 
@@ -159,7 +159,7 @@ class LiveOffer(pulumi.CustomResource):
                  args: LiveOfferArgs,
                  opts: Optional[pulumi.ResourceOptions] = None):
         """
-        An Azure Marketplace offer taken live through the Cloud Partner Portal Go Live API.
+        An Azure Marketplace offer taken live through the Cloud Partner Portal Go Live API, or Partner Center's Product Ingestion API (`marketplace:api`).
 
         `pulumi up` looks first (a go-live already running is attached to, a publish still running is waited for until publisher sign-off), then POSTs Go Live exactly once and waits on the operation, reporting progress. `pulumi refresh` re-reads the operation and the offer; `pulumi import marketplace:index:LiveOffer <name> <publisherId>/<offerId>` adopts an offer that is already live; `pulumi destroy` leaves a live offer live (going live cannot be undone through this API) and a go-live still in flight running, unless `cancelOnDestroy` is set.
 
@@ -211,13 +211,16 @@ class LiveOffer(pulumi.CustomResource):
             __props__.__dict__["wait_timeout_seconds"] = wait_timeout_seconds
             __props__.__dict__["adopted"] = None
             __props__.__dict__["finished_at"] = None
+            __props__.__dict__["job_result"] = None
             __props__.__dict__["live_links"] = None
             __props__.__dict__["offer_version"] = None
             __props__.__dict__["operation_id"] = None
             __props__.__dict__["operation_url"] = None
             __props__.__dict__["preview_links"] = None
+            __props__.__dict__["product_id"] = None
             __props__.__dict__["publishing_version"] = None
             __props__.__dict__["status"] = None
+            __props__.__dict__["submission_id"] = None
             __props__.__dict__["submitted_at"] = None
         super(LiveOffer, __self__).__init__(
             'marketplace:index:LiveOffer',
@@ -244,15 +247,18 @@ class LiveOffer(pulumi.CustomResource):
         __props__.__dict__["adopted"] = None
         __props__.__dict__["cancel_on_destroy"] = None
         __props__.__dict__["finished_at"] = None
+        __props__.__dict__["job_result"] = None
         __props__.__dict__["live_links"] = None
         __props__.__dict__["offer_id"] = None
         __props__.__dict__["offer_version"] = None
         __props__.__dict__["operation_id"] = None
         __props__.__dict__["operation_url"] = None
         __props__.__dict__["preview_links"] = None
+        __props__.__dict__["product_id"] = None
         __props__.__dict__["publisher_id"] = None
         __props__.__dict__["publishing_version"] = None
         __props__.__dict__["status"] = None
+        __props__.__dict__["submission_id"] = None
         __props__.__dict__["submitted_at"] = None
         __props__.__dict__["triggers"] = None
         __props__.__dict__["wait_for_completion"] = None
@@ -284,6 +290,14 @@ class LiveOffer(pulumi.CustomResource):
         return pulumi.get(self, "finished_at")
 
     @_builtins.property
+    @pulumi.getter(name="jobResult")
+    def job_result(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        Product Ingestion only: the result of the configure job that started the go-live (`pending`, `succeeded`, `failed`, `cancelled`); `status` follows the live submission, which can end after the job.
+        """
+        return pulumi.get(self, "job_result")
+
+    @_builtins.property
     @pulumi.getter(name="liveLinks")
     def live_links(self) -> pulumi.Output[Optional[Sequence[Any]]]:
         """
@@ -311,7 +325,7 @@ class LiveOffer(pulumi.CustomResource):
     @pulumi.getter(name="operationId")
     def operation_id(self) -> pulumi.Output[Optional[_builtins.str]]:
         """
-        The id of the go-live operation in the Partner Portal.
+        The id of the go-live: the Partner Portal operation id, or with Product Ingestion the configure job id (or `submission/<guid>/<n>` for a go-live found running, or one whose request's answer was lost).
         """
         return pulumi.get(self, "operation_id")
 
@@ -319,7 +333,7 @@ class LiveOffer(pulumi.CustomResource):
     @pulumi.getter(name="operationUrl")
     def operation_url(self) -> pulumi.Output[Optional[_builtins.str]]:
         """
-        The absolute URL of the go-live operation, on the configured endpoint's origin.
+        The absolute URL the go-live is read at, on the configured endpoint's origin (a Partner Portal operation, or a Product Ingestion job status).
         """
         return pulumi.get(self, "operation_url")
 
@@ -330,6 +344,14 @@ class LiveOffer(pulumi.CustomResource):
         Links to the offer's preview, as the portal reports them. The shape is the portal's (objects such as `{uri, displayText}`, or strings).
         """
         return pulumi.get(self, "preview_links")
+
+    @_builtins.property
+    @pulumi.getter(name="productId")
+    def product_id(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        Product Ingestion only: the product's durable id (`product/<guid>`), resolved from the offer id (its external id).
+        """
+        return pulumi.get(self, "product_id")
 
     @_builtins.property
     @pulumi.getter(name="publisherId")
@@ -354,6 +376,14 @@ class LiveOffer(pulumi.CustomResource):
         The portal's status of the go-live: `succeeded`, `failed`, `canceled`, `running`, `notStarted`, or `unknown` (a status the provider cannot read, or a go-live POST whose answer was lost: the next `pulumi up` looks for it before sending anything).
         """
         return pulumi.get(self, "status")
+
+    @_builtins.property
+    @pulumi.getter(name="submissionId")
+    def submission_id(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        Product Ingestion only: the submission that goes live (`submission/<guid>/<n>`), the preview submission pushed to the live target.
+        """
+        return pulumi.get(self, "submission_id")
 
     @_builtins.property
     @pulumi.getter(name="submittedAt")

@@ -21,6 +21,7 @@ class ProviderArgs:
     def __init__(__self__, *,
                  access_token: pulumi.Input[Optional[_builtins.str]] = None,
                  allow_insecure_http: pulumi.Input[Optional[_builtins.bool]] = None,
+                 api: pulumi.Input[Optional[_builtins.str]] = None,
                  api_version: pulumi.Input[Optional[_builtins.str]] = None,
                  ca_bundle: pulumi.Input[Optional[_builtins.str]] = None,
                  client_id: pulumi.Input[Optional[_builtins.str]] = None,
@@ -31,13 +32,14 @@ class ProviderArgs:
         """
         The set of arguments for constructing a Provider resource.
 
-        :param pulumi.Input[_builtins.str] access_token: A bearer token for the Partner Portal API. Prefer Azure AD app credentials or the credential chain, which refresh tokens during long waits.
+        :param pulumi.Input[_builtins.str] access_token: A bearer token for the chosen API (audience `https://cloudpartner.azure.com` or Microsoft Graph). Prefer Azure AD app credentials or the credential chain, which refresh tokens during long waits.
         :param pulumi.Input[_builtins.bool] allow_insecure_http: Allow a plain `http://` endpoint on a host other than loopback (the bearer token then travels unencrypted). Default `false`: plain http is only accepted for localhost/127.0.0.1/::1.
-        :param pulumi.Input[_builtins.str] api_version: The `api-version` sent on every call. Default `2017-10-31`.
+        :param pulumi.Input[_builtins.str] api: Which marketplace API goes live: `cloudPartnerPortal` (the Cloud Partner Portal API, the default) or `productIngestion` (Partner Center's Product Ingestion API, under Microsoft Graph). The endpoint, `apiVersion` and the token's scope follow it.
+        :param pulumi.Input[_builtins.str] api_version: The version sent on every call: the Partner Portal's `api-version` (default `2017-10-31`), or Product Ingestion's `$version` (default `2022-03-01-preview2`; `2022-07-01` also works).
         :param pulumi.Input[_builtins.str] ca_bundle: Path to a PEM bundle of certificate authorities to trust instead of the system's.
         :param pulumi.Input[_builtins.str] client_id: Application (client) id of that app registration.
         :param pulumi.Input[_builtins.str] client_secret: Client secret of that app registration.
-        :param pulumi.Input[_builtins.str] endpoint: The Partner Portal API origin. Default `https://cloudpartner.azure.com`; point it at the local emulator for tests.
+        :param pulumi.Input[_builtins.str] endpoint: The API origin (scheme://host[:port]). Default: `https://cloudpartner.azure.com` for `cloudPartnerPortal`, `https://graph.microsoft.com` for `productIngestion` (its routes are under `/rp/product-ingestion`). Point it at the local emulator for tests.
         :param pulumi.Input[_builtins.str] tenant_id: Azure AD tenant id of the app registration added to the publisher account.
         :param pulumi.Input[_builtins.bool] use_default_credential: When no token or app credentials are set, use the azure-identity credential chain (environment, workload identity, managed identity, Azure CLI). Default `true`.
         """
@@ -49,8 +51,12 @@ class ProviderArgs:
             allow_insecure_http = (_utilities.get_env_bool('MARKETPLACE_ALLOW_INSECURE_HTTP') or False)
         if allow_insecure_http is not None:
             pulumi.set(__self__, "allow_insecure_http", allow_insecure_http)
+        if api is None:
+            api = (_utilities.get_env('MARKETPLACE_API') or 'cloudPartnerPortal')
+        if api is not None:
+            pulumi.set(__self__, "api", api)
         if api_version is None:
-            api_version = (_utilities.get_env('MARKETPLACE_API_VERSION') or '2017-10-31')
+            api_version = _utilities.get_env('MARKETPLACE_API_VERSION')
         if api_version is not None:
             pulumi.set(__self__, "api_version", api_version)
         if ca_bundle is None:
@@ -66,7 +72,7 @@ class ProviderArgs:
         if client_secret is not None:
             pulumi.set(__self__, "client_secret", client_secret)
         if endpoint is None:
-            endpoint = (_utilities.get_env('MARKETPLACE_ENDPOINT') or 'https://cloudpartner.azure.com')
+            endpoint = _utilities.get_env('MARKETPLACE_ENDPOINT')
         if endpoint is not None:
             pulumi.set(__self__, "endpoint", endpoint)
         if tenant_id is None:
@@ -82,7 +88,7 @@ class ProviderArgs:
     @pulumi.getter(name="accessToken")
     def access_token(self) -> pulumi.Input[Optional[_builtins.str]]:
         """
-        A bearer token for the Partner Portal API. Prefer Azure AD app credentials or the credential chain, which refresh tokens during long waits.
+        A bearer token for the chosen API (audience `https://cloudpartner.azure.com` or Microsoft Graph). Prefer Azure AD app credentials or the credential chain, which refresh tokens during long waits.
         """
         return pulumi.get(self, "access_token")
 
@@ -103,10 +109,22 @@ class ProviderArgs:
         pulumi.set(self, "allow_insecure_http", value)
 
     @_builtins.property
+    @pulumi.getter
+    def api(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        Which marketplace API goes live: `cloudPartnerPortal` (the Cloud Partner Portal API, the default) or `productIngestion` (Partner Center's Product Ingestion API, under Microsoft Graph). The endpoint, `apiVersion` and the token's scope follow it.
+        """
+        return pulumi.get(self, "api")
+
+    @api.setter
+    def api(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "api", value)
+
+    @_builtins.property
     @pulumi.getter(name="apiVersion")
     def api_version(self) -> pulumi.Input[Optional[_builtins.str]]:
         """
-        The `api-version` sent on every call. Default `2017-10-31`.
+        The version sent on every call: the Partner Portal's `api-version` (default `2017-10-31`), or Product Ingestion's `$version` (default `2022-03-01-preview2`; `2022-07-01` also works).
         """
         return pulumi.get(self, "api_version")
 
@@ -154,7 +172,7 @@ class ProviderArgs:
     @pulumi.getter
     def endpoint(self) -> pulumi.Input[Optional[_builtins.str]]:
         """
-        The Partner Portal API origin. Default `https://cloudpartner.azure.com`; point it at the local emulator for tests.
+        The API origin (scheme://host[:port]). Default: `https://cloudpartner.azure.com` for `cloudPartnerPortal`, `https://graph.microsoft.com` for `productIngestion` (its routes are under `/rp/product-ingestion`). Point it at the local emulator for tests.
         """
         return pulumi.get(self, "endpoint")
 
@@ -195,6 +213,7 @@ class Provider(pulumi.ProviderResource):
                  opts: Optional[pulumi.ResourceOptions] = None,
                  access_token: pulumi.Input[Optional[_builtins.str]] = None,
                  allow_insecure_http: pulumi.Input[Optional[_builtins.bool]] = None,
+                 api: pulumi.Input[Optional[_builtins.str]] = None,
                  api_version: pulumi.Input[Optional[_builtins.str]] = None,
                  ca_bundle: pulumi.Input[Optional[_builtins.str]] = None,
                  client_id: pulumi.Input[Optional[_builtins.str]] = None,
@@ -208,13 +227,14 @@ class Provider(pulumi.ProviderResource):
 
         :param str resource_name: The name of the resource.
         :param pulumi.ResourceOptions opts: Options for the resource.
-        :param pulumi.Input[_builtins.str] access_token: A bearer token for the Partner Portal API. Prefer Azure AD app credentials or the credential chain, which refresh tokens during long waits.
+        :param pulumi.Input[_builtins.str] access_token: A bearer token for the chosen API (audience `https://cloudpartner.azure.com` or Microsoft Graph). Prefer Azure AD app credentials or the credential chain, which refresh tokens during long waits.
         :param pulumi.Input[_builtins.bool] allow_insecure_http: Allow a plain `http://` endpoint on a host other than loopback (the bearer token then travels unencrypted). Default `false`: plain http is only accepted for localhost/127.0.0.1/::1.
-        :param pulumi.Input[_builtins.str] api_version: The `api-version` sent on every call. Default `2017-10-31`.
+        :param pulumi.Input[_builtins.str] api: Which marketplace API goes live: `cloudPartnerPortal` (the Cloud Partner Portal API, the default) or `productIngestion` (Partner Center's Product Ingestion API, under Microsoft Graph). The endpoint, `apiVersion` and the token's scope follow it.
+        :param pulumi.Input[_builtins.str] api_version: The version sent on every call: the Partner Portal's `api-version` (default `2017-10-31`), or Product Ingestion's `$version` (default `2022-03-01-preview2`; `2022-07-01` also works).
         :param pulumi.Input[_builtins.str] ca_bundle: Path to a PEM bundle of certificate authorities to trust instead of the system's.
         :param pulumi.Input[_builtins.str] client_id: Application (client) id of that app registration.
         :param pulumi.Input[_builtins.str] client_secret: Client secret of that app registration.
-        :param pulumi.Input[_builtins.str] endpoint: The Partner Portal API origin. Default `https://cloudpartner.azure.com`; point it at the local emulator for tests.
+        :param pulumi.Input[_builtins.str] endpoint: The API origin (scheme://host[:port]). Default: `https://cloudpartner.azure.com` for `cloudPartnerPortal`, `https://graph.microsoft.com` for `productIngestion` (its routes are under `/rp/product-ingestion`). Point it at the local emulator for tests.
         :param pulumi.Input[_builtins.str] tenant_id: Azure AD tenant id of the app registration added to the publisher account.
         :param pulumi.Input[_builtins.bool] use_default_credential: When no token or app credentials are set, use the azure-identity credential chain (environment, workload identity, managed identity, Azure CLI). Default `true`.
         """
@@ -244,6 +264,7 @@ class Provider(pulumi.ProviderResource):
                  opts: Optional[pulumi.ResourceOptions] = None,
                  access_token: pulumi.Input[Optional[_builtins.str]] = None,
                  allow_insecure_http: pulumi.Input[Optional[_builtins.bool]] = None,
+                 api: pulumi.Input[Optional[_builtins.str]] = None,
                  api_version: pulumi.Input[Optional[_builtins.str]] = None,
                  ca_bundle: pulumi.Input[Optional[_builtins.str]] = None,
                  client_id: pulumi.Input[Optional[_builtins.str]] = None,
@@ -266,8 +287,11 @@ class Provider(pulumi.ProviderResource):
             if allow_insecure_http is None:
                 allow_insecure_http = (_utilities.get_env_bool('MARKETPLACE_ALLOW_INSECURE_HTTP') or False)
             __props__.__dict__["allow_insecure_http"] = pulumi.Output.from_input(allow_insecure_http).apply(pulumi.runtime.to_json) if allow_insecure_http is not None else None
+            if api is None:
+                api = (_utilities.get_env('MARKETPLACE_API') or 'cloudPartnerPortal')
+            __props__.__dict__["api"] = api
             if api_version is None:
-                api_version = (_utilities.get_env('MARKETPLACE_API_VERSION') or '2017-10-31')
+                api_version = _utilities.get_env('MARKETPLACE_API_VERSION')
             __props__.__dict__["api_version"] = api_version
             if ca_bundle is None:
                 ca_bundle = _utilities.get_env('MARKETPLACE_CA_BUNDLE')
@@ -279,7 +303,7 @@ class Provider(pulumi.ProviderResource):
                 client_secret = _utilities.get_env('AZURE_CLIENT_SECRET')
             __props__.__dict__["client_secret"] = None if client_secret is None else pulumi.Output.secret(client_secret)
             if endpoint is None:
-                endpoint = (_utilities.get_env('MARKETPLACE_ENDPOINT') or 'https://cloudpartner.azure.com')
+                endpoint = _utilities.get_env('MARKETPLACE_ENDPOINT')
             __props__.__dict__["endpoint"] = endpoint
             if tenant_id is None:
                 tenant_id = _utilities.get_env('AZURE_TENANT_ID')

@@ -59,6 +59,12 @@ class LiveOffer(Resource, module="marketplace", name="LiveOffer"):
     preview_links: pulumi.Output[list[Any]]
     adopted: pulumi.Output[bool]
     """True when the offer was already live and nothing was waiting at sign-off."""
+    product_id: pulumi.Output[str]
+    """Product Ingestion only: the product's durable id (`product/<guid>`)."""
+    submission_id: pulumi.Output[str]
+    """Product Ingestion only: the submission that goes live (`submission/<guid>/<n>`)."""
+    job_result: pulumi.Output[str]
+    """Product Ingestion only: the configure job's result (pending, succeeded, failed...)."""
 
     def __init__(
         self,

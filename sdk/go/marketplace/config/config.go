@@ -11,7 +11,7 @@ import (
 
 var _ = internal.GetEnvOrDefault
 
-// A bearer token for the Partner Portal API. Prefer Azure AD app credentials or the credential chain, which refresh tokens during long waits.
+// A bearer token for the chosen API (audience `https://cloudpartner.azure.com` or Microsoft Graph). Prefer Azure AD app credentials or the credential chain, which refresh tokens during long waits.
 func GetAccessToken(ctx *pulumi.Context) string {
 	v, err := config.Try(ctx, "marketplace:accessToken")
 	if err == nil {
@@ -37,14 +37,27 @@ func GetAllowInsecureHttp(ctx *pulumi.Context) bool {
 	return value
 }
 
-// The `api-version` sent on every call. Default `2017-10-31`.
+// Which marketplace API goes live: `cloudPartnerPortal` (the Cloud Partner Portal API, the default) or `productIngestion` (Partner Center's Product Ingestion API, under Microsoft Graph). The endpoint, `apiVersion` and the token's scope follow it.
+func GetApi(ctx *pulumi.Context) string {
+	v, err := config.Try(ctx, "marketplace:api")
+	if err == nil {
+		return v
+	}
+	var value string
+	if d := internal.GetEnvOrDefault("cloudPartnerPortal", nil, "MARKETPLACE_API"); d != nil {
+		value = d.(string)
+	}
+	return value
+}
+
+// The version sent on every call: the Partner Portal's `api-version` (default `2017-10-31`), or Product Ingestion's `$version` (default `2022-03-01-preview2`; `2022-07-01` also works).
 func GetApiVersion(ctx *pulumi.Context) string {
 	v, err := config.Try(ctx, "marketplace:apiVersion")
 	if err == nil {
 		return v
 	}
 	var value string
-	if d := internal.GetEnvOrDefault("2017-10-31", nil, "MARKETPLACE_API_VERSION"); d != nil {
+	if d := internal.GetEnvOrDefault(nil, nil, "MARKETPLACE_API_VERSION"); d != nil {
 		value = d.(string)
 	}
 	return value
@@ -89,14 +102,14 @@ func GetClientSecret(ctx *pulumi.Context) string {
 	return value
 }
 
-// The Partner Portal API origin. Default `https://cloudpartner.azure.com`; point it at the local emulator for tests.
+// The API origin (scheme://host[:port]). Default: `https://cloudpartner.azure.com` for `cloudPartnerPortal`, `https://graph.microsoft.com` for `productIngestion` (its routes are under `/rp/product-ingestion`). Point it at the local emulator for tests.
 func GetEndpoint(ctx *pulumi.Context) string {
 	v, err := config.Try(ctx, "marketplace:endpoint")
 	if err == nil {
 		return v
 	}
 	var value string
-	if d := internal.GetEnvOrDefault("https://cloudpartner.azure.com", nil, "MARKETPLACE_ENDPOINT"); d != nil {
+	if d := internal.GetEnvOrDefault(nil, nil, "MARKETPLACE_ENDPOINT"); d != nil {
 		value = d.(string)
 	}
 	return value

@@ -16,7 +16,7 @@ from .. import _utilities
 
 accessToken: Optional[str]
 """
-A bearer token for the Partner Portal API. Prefer Azure AD app credentials or the credential chain, which refresh tokens during long waits.
+A bearer token for the chosen API (audience `https://cloudpartner.azure.com` or Microsoft Graph). Prefer Azure AD app credentials or the credential chain, which refresh tokens during long waits.
 """
 
 allowInsecureHttp: bool
@@ -24,9 +24,14 @@ allowInsecureHttp: bool
 Allow a plain `http://` endpoint on a host other than loopback (the bearer token then travels unencrypted). Default `false`: plain http is only accepted for localhost/127.0.0.1/::1.
 """
 
-apiVersion: str
+api: str
 """
-The `api-version` sent on every call. Default `2017-10-31`.
+Which marketplace API goes live: `cloudPartnerPortal` (the Cloud Partner Portal API, the default) or `productIngestion` (Partner Center's Product Ingestion API, under Microsoft Graph). The endpoint, `apiVersion` and the token's scope follow it.
+"""
+
+apiVersion: Optional[str]
+"""
+The version sent on every call: the Partner Portal's `api-version` (default `2017-10-31`), or Product Ingestion's `$version` (default `2022-03-01-preview2`; `2022-07-01` also works).
 """
 
 caBundle: Optional[str]
@@ -44,9 +49,9 @@ clientSecret: Optional[str]
 Client secret of that app registration.
 """
 
-endpoint: str
+endpoint: Optional[str]
 """
-The Partner Portal API origin. Default `https://cloudpartner.azure.com`; point it at the local emulator for tests.
+The API origin (scheme://host[:port]). Default: `https://cloudpartner.azure.com` for `cloudPartnerPortal`, `https://graph.microsoft.com` for `productIngestion` (its routes are under `/rp/product-ingestion`). Point it at the local emulator for tests.
 """
 
 tenantId: Optional[str]

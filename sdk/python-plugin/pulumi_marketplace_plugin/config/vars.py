@@ -23,7 +23,7 @@ class _ExportableConfig(types.ModuleType):
     @_builtins.property
     def access_token(self) -> Optional[str]:
         """
-        A bearer token for the Partner Portal API. Prefer Azure AD app credentials or the credential chain, which refresh tokens during long waits.
+        A bearer token for the chosen API (audience `https://cloudpartner.azure.com` or Microsoft Graph). Prefer Azure AD app credentials or the credential chain, which refresh tokens during long waits.
         """
         return __config__.get('accessToken') or _utilities.get_env('MARKETPLACE_ACCESS_TOKEN')
 
@@ -35,11 +35,18 @@ class _ExportableConfig(types.ModuleType):
         return __config__.get_bool('allowInsecureHttp') or (_utilities.get_env_bool('MARKETPLACE_ALLOW_INSECURE_HTTP') or False)
 
     @_builtins.property
-    def api_version(self) -> str:
+    def api(self) -> str:
         """
-        The `api-version` sent on every call. Default `2017-10-31`.
+        Which marketplace API goes live: `cloudPartnerPortal` (the Cloud Partner Portal API, the default) or `productIngestion` (Partner Center's Product Ingestion API, under Microsoft Graph). The endpoint, `apiVersion` and the token's scope follow it.
         """
-        return __config__.get('apiVersion') or (_utilities.get_env('MARKETPLACE_API_VERSION') or '2017-10-31')
+        return __config__.get('api') or (_utilities.get_env('MARKETPLACE_API') or 'cloudPartnerPortal')
+
+    @_builtins.property
+    def api_version(self) -> Optional[str]:
+        """
+        The version sent on every call: the Partner Portal's `api-version` (default `2017-10-31`), or Product Ingestion's `$version` (default `2022-03-01-preview2`; `2022-07-01` also works).
+        """
+        return __config__.get('apiVersion') or _utilities.get_env('MARKETPLACE_API_VERSION')
 
     @_builtins.property
     def ca_bundle(self) -> Optional[str]:
@@ -63,11 +70,11 @@ class _ExportableConfig(types.ModuleType):
         return __config__.get('clientSecret') or _utilities.get_env('AZURE_CLIENT_SECRET')
 
     @_builtins.property
-    def endpoint(self) -> str:
+    def endpoint(self) -> Optional[str]:
         """
-        The Partner Portal API origin. Default `https://cloudpartner.azure.com`; point it at the local emulator for tests.
+        The API origin (scheme://host[:port]). Default: `https://cloudpartner.azure.com` for `cloudPartnerPortal`, `https://graph.microsoft.com` for `productIngestion` (its routes are under `/rp/product-ingestion`). Point it at the local emulator for tests.
         """
-        return __config__.get('endpoint') or (_utilities.get_env('MARKETPLACE_ENDPOINT') or 'https://cloudpartner.azure.com')
+        return __config__.get('endpoint') or _utilities.get_env('MARKETPLACE_ENDPOINT')
 
     @_builtins.property
     def tenant_id(self) -> Optional[str]:
