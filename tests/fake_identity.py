@@ -7,6 +7,10 @@ speaks in pipelines, on 127.0.0.1 only:
   `POST /{tenant}/oauth2/v2.0/token`, what `WorkloadIdentityCredential` (GitHub Actions OIDC,
   Azure Pipelines workload identity federation, AKS workload identity) redeems its federated
   token at. Point `AZURE_AUTHORITY_HOST` at `authority` and trust `ca_pem`.
+- `FakeAzureADv1`: the v1 client-credentials endpoint `POST /{tenant}/oauth2/token` (form with
+  `resource`), answering `expires_on` as the v1 endpoint does: what cloudpub asks for a Graph
+  token. Plain HTTP on loopback; put it behind `tests/intercepting_proxy.py` to serve it as
+  `https://login.microsoftonline.com`.
 - `FakeManagedIdentity`: the App Service style managed identity endpoint (`IDENTITY_ENDPOINT`
   with `IDENTITY_HEADER`), what `ManagedIdentityCredential` asks on hosts with an identity.
 
@@ -76,7 +80,7 @@ class _Handler(BaseHTTPRequestHandler):
         with b.lock:
             token = b.tokens[min(b.issued, len(b.tokens) - 1)]
             b.issued += 1
-        self._send(200, self.server.token_answer(token, b.expires_in))
+        self._send(200, self.server.token_answer(token, b.expires_in, parse_qs(body)))
 
     def _send(self, status: int, payload: dict[str, Any]) -> None:
         data = json.dumps(payload).encode()
@@ -101,7 +105,13 @@ class _Server(ThreadingHTTPServer):
         self.behaviour = behaviour
         self.kind = kind
 
-    def token_answer(self, token: str, expires_in: int) -> dict[str, Any]:
+    def token_answer(self, token: str, expires_in: int, form: dict[str, list[str]] | None = None
+                     ) -> dict[str, Any]:
+        if self.kind == "aadv1":
+            resource = (form or {}).get("resource", [""])[0]
+            return {"token_type": "Bearer", "access_token": token,
+                    "expires_in": str(expires_in), "ext_expires_in": str(expires_in),
+                    "expires_on": str(int(time.time()) + expires_in), "resource": resource}
         if self.kind == "aad":
             return {"token_type": "Bearer", "access_token": token, "expires_in": expires_in,
                     "ext_expires_in": expires_in}
@@ -197,3 +207,13 @@ class FakeAzureAD(_FakeEndpoint):
             # azure-core's requests transport reads it; the portal client passes its own.
             "REQUESTS_CA_BUNDLE": str(self.ca_pem),
         }
+
+
+class FakeAzureADv1(_FakeEndpoint):
+    """Azure AD's v1 token endpoint (`/{tenant}/oauth2/token`, `resource=` form), plain HTTP."""
+
+    kind = "aadv1"
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return ("127.0.0.1", self.port)

@@ -25,7 +25,10 @@ class Admin:
     """Dispatches admin requests; every mutation is persisted before it is answered."""
 
     def __init__(self, emulator: Emulator) -> None:
+        from .ingestion_admin import IngestionAdmin  # it imports app, like this module
+
         self.emu = emulator
+        self.ingestion = IngestionAdmin(emulator)
 
     def handle(self, req: Request) -> Response:
         """Route one admin request; errors use the same JSON error shape as the API."""
@@ -105,6 +108,8 @@ class Admin:
             return json_response(200, self.emu.throttle.config.to_dict())
         if route == "clock":
             return self._clock(req, segs[1:])
+        if route == "ingestion":
+            return self.ingestion.handle(req, segs[1:])
         raise ApiError(404, "NotFound", f"No admin route {req.raw_path}")
 
     @staticmethod
@@ -145,6 +150,7 @@ class Admin:
             cfg = parse_offer(self._json(req), "", publisher_id=pub, offer_id=off)
             with model.lock:
                 existed = model.find(pub, off) is not None
+                self.emu.ingestion.forget(pub, off)  # its history is re-synthesized too
                 offer = model.put_offer(cfg)
                 doc = model.dump_offer(offer, model.now())
             self.emu.commit()
@@ -152,6 +158,7 @@ class Admin:
         if m == "DELETE":
             if not model.delete_offer(pub, off):
                 raise ApiError(404, "OfferNotFound", f"No offer {pub}/{off}")
+            self.emu.ingestion.forget(pub, off)
             self.emu.commit()
             return json_response(200, {"deleted": True})
         with model.lock:
@@ -206,6 +213,7 @@ class Admin:
             "requestSeq": self.emu.requests.seq,
             "stateFile": str(self.emu.store.path) if self.emu.store.path else None,
             "offers": offers,
+            "ingestion": self.ingestion.handle_state(),
         }
 
 

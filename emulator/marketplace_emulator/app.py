@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, unquote
 
 from .clock import Clock
 from .faults import FaultSet
+from .ingestion_model import IngestionModel
 from .model import ApiError, Model
 from .requestlog import RequestLog
 from .seed import Seed, parse_tokens
@@ -117,6 +118,7 @@ class Emulator:
     def __init__(self, options: EmulatorOptions | None = None) -> None:
         from .admin import Admin  # local imports: these modules use Emulator's types
         from .api import Api
+        from .ingestion_api import IngestionApi
 
         self.options = options or EmulatorOptions()
         seed_tokens = self.options.seed.tokens if self.options.seed else None
@@ -125,6 +127,7 @@ class Emulator:
         self.tokens: set[str] = set(self.startup_tokens)
         self.clock = Clock(self.options.time_scale)
         self.model = Model(self.clock.now)
+        self.ingestion = IngestionModel(self.model)  # the Product Ingestion view of the offers
         self.faults = FaultSet()
         self.throttle = Throttle(self.options.throttle)
         self.lock = threading.RLock()
@@ -141,6 +144,7 @@ class Emulator:
         if state_path is not None:
             self.store.write_now()
         self.api = Api(self)
+        self.ingestion_api = IngestionApi(self)
         self.admin = Admin(self)
 
     # ------------------------------------------------------------ state
@@ -149,6 +153,7 @@ class Emulator:
         """Replace all offers (and the tokens, when the seed names some)."""
         with self.model.lock:
             self.model.clear()
+            self.ingestion.clear()
             for cfg in seed.offers:
                 self.model.put_offer(cfg)
         if seed.tokens is not None:
@@ -157,6 +162,7 @@ class Emulator:
     def reset(self) -> None:
         """Back to an empty emulator with the start-up tokens, clock scale and throttle."""
         self.model.clear()
+        self.ingestion.clear()
         self.faults.clear()
         self.requests.clear()
         self.throttle.configure(self.options.throttle)
@@ -169,6 +175,7 @@ class Emulator:
             "clock": self.clock.to_dict(),
             "tokens": sorted(self.tokens),
             "offers": self.model.to_state(),
+            "ingestion": self.ingestion.to_state(),
             "faults": self.faults.to_state(),
             "throttle": self.throttle.config.to_dict(),
             "requestSeq": self.requests.seq,
@@ -179,6 +186,7 @@ class Emulator:
         self.clock.restore(data["clock"])
         self.tokens = set(parse_tokens(data.get("tokens", list(self.startup_tokens))))
         self.model.load_state(data.get("offers", []))
+        self.ingestion.load_state(data.get("ingestion", []))
         self.faults.load_state(data.get("faults", {}))
         throttle = data.get("throttle") or {}
         self.throttle.configure(parse_throttle(throttle, ThrottleConfig()))
@@ -211,6 +219,10 @@ class Emulator:
         return resp
 
     def _handle_api(self, req: Request, entry: dict[str, Any]) -> Response:
+        from .ingestion_api import as_ingestion_error, owns
+
+        ingestion = owns(req.raw_path)
+        shape = as_ingestion_error if ingestion else _same_error
         fault = self.faults.match(req.method, (req.raw_path, unquote(req.raw_path)))
         if fault is not None:
             entry["fault"] = fault.kind
@@ -228,7 +240,7 @@ class Emulator:
                     fault.message or f"Injected fault {fault.id}: HTTP {fault.status}.",
                     {"Retry-After": fault.retry_after} if fault.retry_after else None,
                 )
-                return error_response(err)
+                return error_response(shape(err))
             if fault.kind == "delay" and fault.delay > 0:
                 time.sleep(fault.delay)
         wait = self.throttle.take()
@@ -237,16 +249,18 @@ class Emulator:
             cfg = self.throttle.config
             seconds = cfg.retry_after_seconds if cfg.retry_after_seconds is not None else wait
             return error_response(
-                ApiError(
-                    429,
-                    "TooManyRequests",
-                    "Rate limit exceeded; retry after the time in the Retry-After header.",
-                    {"Retry-After": retry_after_value(seconds, cfg.retry_after_form)},
+                shape(
+                    ApiError(
+                        429,
+                        "TooManyRequests",
+                        "Rate limit exceeded; retry after the time in the Retry-After header.",
+                        {"Retry-After": retry_after_value(seconds, cfg.retry_after_form)},
+                    )
                 )
             )
         entry["applied"] = True
         try:
-            resp = self.api.handle(req)
+            resp = self.ingestion_api.handle(req) if ingestion else self.api.handle(req)
         except ApiError as err:
             resp = error_response(err)
         if fault is None:
@@ -271,3 +285,8 @@ class Emulator:
             "x-ms-correlation-id", req.header("x-ms-correlation-id") or str(uuid.uuid4())
         )
         return resp
+
+
+def _same_error(err: ApiError) -> ApiError:
+    """CPP routes keep the pipeline's errors as they are."""
+    return err

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import quote, unquote, urlencode
 
 from .app import API_VERSION, DEFAULT_TOKEN, EmulatorOptions
+from .ingestion_api import PREFIX as INGESTION_PREFIX
 from .seed import parse_seed
 from .server import EmulatorServer
 from .throttle import ThrottleConfig
@@ -214,6 +215,66 @@ class AdminClient:
         """How many go-live POSTs arrived for this offer: the 'exactly one per intent' check."""
         return self.posts(publisher_id, offer_id, "golive")
 
+    # -------------------------------------------------------------- Product Ingestion
+
+    def ingestion_products(self) -> list[dict[str, Any]]:
+        """Product Ingestion dumps of every offer (product, submissions, records, jobs)."""
+        result: list[dict[str, Any]] = self._call("GET", "/ingestion/products")["products"]
+        return result
+
+    @staticmethod
+    def _ingestion_path(product: str | tuple[str, str]) -> str:
+        """`products/<guid>` for a GUID (or `product/<guid>`), `offers/<pub>/<offer>` for a pair."""
+        if isinstance(product, tuple):
+            return f"/ingestion/offers/{quote(product[0])}/{quote(product[1])}"
+        return f"/ingestion/products/{quote(product.split('/')[-1])}"
+
+    def ingestion_product(self, product: str | tuple[str, str]) -> dict[str, Any]:
+        """One product's dump; `product` is its GUID or `(publisher_id, offer_id)`."""
+        result: dict[str, Any] = self._call("GET", self._ingestion_path(product))
+        return result
+
+    def product_guid(self, publisher_id: str, offer_id: str) -> str:
+        """The product GUID the emulator serves this offer under."""
+        durable: str = self.ingestion_product((publisher_id, offer_id))["product"]["id"]
+        return durable.split("/")[-1]
+
+    def ingestion_jobs(self, product: str | tuple[str, str]) -> list[dict[str, Any]]:
+        """The product's configure jobs, oldest first (configure-status plus `internal`)."""
+        result: list[dict[str, Any]] = self.ingestion_product(product)["jobs"]
+        return result
+
+    def ingestion_submissions(self, product: str | tuple[str, str]) -> list[dict[str, Any]]:
+        """What `GET submission/<guid>` lists now."""
+        result: list[dict[str, Any]] = self.ingestion_product(product)["submissions"]
+        return result
+
+    def new_preview(
+        self, product: str | tuple[str, str], *, running: bool = False
+    ) -> dict[str, Any]:
+        """Publish a new preview submission (completed now, or starting now with `running`)."""
+        result: dict[str, Any] = self._call(
+            "POST", self._ingestion_path(product) + "/preview", {"running": running}
+        )
+        return result
+
+    def fail_next_golive(
+        self, product: str | tuple[str, str], errors: list[dict[str, Any]], times: int = 1
+    ) -> dict[str, Any]:
+        """Make the next `times` go-live jobs fail with these job `errors[]`."""
+        result: dict[str, Any] = self._call(
+            "POST",
+            self._ingestion_path(product) + "/fail-next-golive",
+            {"errors": errors, "times": times},
+        )
+        return result
+
+    def configure_posts(self) -> int:
+        """How many `POST configure` arrived (answered or not)."""
+        wanted = "/" + "/".join((*INGESTION_PREFIX, "configure"))
+        rows = self.requests(method="POST", path="configure")
+        return sum(1 for r in rows if unquote(r["path"]).rstrip("/").lower() == wanted)
+
     # -------------------------------------------------------------- throttle and clock
 
     def set_throttle(
@@ -264,6 +325,11 @@ class RunningEmulator:
     def headers(self) -> dict[str, str]:
         """Authorization header for `/api` calls."""
         return {"Authorization": f"Bearer {self.token}"}
+
+    @property
+    def ingestion_base(self) -> str:
+        """Base URL of the Product Ingestion routes (the real one is Graph's)."""
+        return f"{self.base_url}/{'/'.join(INGESTION_PREFIX)}"
 
     def url(self, path: str, **query: Any) -> str:
         """Absolute URL for an `/api` path with `api-version` added (override via query)."""

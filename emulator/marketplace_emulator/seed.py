@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .ingestion_seed import IngestionConfig, IngestionSeedError, parse_ingestion
+
 STATES = ("draft", "publishing", "signoff", "live")
 SIGNOFF_MODES = ("succeeded", "running")
 POINTER_FORMS = ("migrated", "nonMigrated", "absolute")
@@ -156,6 +158,7 @@ class OfferConfig:
     publishOutcome: Outcome = field(default_factory=Outcome)
     goLiveOutcome: Outcome = field(default_factory=Outcome)
     notificationEmails: str | None = None
+    productIngestion: IngestionConfig = field(default_factory=IngestionConfig)
 
     @property
     def title(self) -> str:
@@ -183,6 +186,7 @@ class OfferConfig:
             "publishOutcome": self.publishOutcome.to_dict(),
             "goLiveOutcome": self.goLiveOutcome.to_dict(),
             "notificationEmails": self.notificationEmails,
+            "productIngestion": self.productIngestion.to_dict(),
         }
 
 
@@ -397,6 +401,13 @@ def parse_offer(
         changes["notificationEmails"] = _opt_str(
             data["notificationEmails"], f"{p}notificationEmails"
         )
+    if "productIngestion" in data:
+        try:
+            changes["productIngestion"] = parse_ingestion(
+                data["productIngestion"], f"{p}productIngestion", cfg.productIngestion
+            )
+        except IngestionSeedError as exc:
+            raise SeedError(exc.field, exc.problem) from None
     if "publishSteps" in data:
         changes["publishSteps"] = _steps(data["publishSteps"], f"{p}publishSteps")
     if "goLiveSteps" in data:
