@@ -270,10 +270,11 @@ def wait_for_operation(
     on_progress: Callable[[Progress], None] | None = None,
     schedule: PollSchedule | None = None,
     throttle: ThrottleGate = GLOBAL_THROTTLE,
+    what: str = "operation",
     service: str = "Partner Portal",
 ) -> Procedure[Operation]:
     """Wait until the operation succeeds; raise OperationFailed/OperationCanceled/WaitTimedOut."""
     return (yield from poll_operation(
         client, ref, clock=clock, deadline=deadline, on_progress=on_progress,
-        schedule=schedule, throttle=throttle, service=service,
+        schedule=schedule, throttle=throttle, what=what, service=service,
     ))

@@ -110,7 +110,7 @@ class ProductIngestionBackend:
         product = yield from self._product(publisher_id, offer_id, clock, deadline)
         return (yield from wait_for_operation(
             self._reader(product), ref, clock=clock, deadline=deadline, on_progress=on_progress,
-            schedule=self.schedule, service=golive.SERVICE,
+            schedule=self.schedule, what="go-live", service=golive.SERVICE,
         ))
 
     def start_go_live(
