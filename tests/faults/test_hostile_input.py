@@ -239,3 +239,18 @@ def test_unknowns_in_a_preview_of_an_existing_offer(
     assert preview.op("live") == "update"
     assert replace.op("live") in ("update", "replace")
     assert len(fast_emulator.admin.requests()) == before, "a preview sends nothing"
+
+
+def test_fuzz_the_product_ingestion_backend_without_a_crash(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The same bar for the second backend: its JSON, its client, its go-live and wait."""
+    from tests.faults.fuzz_ingestion import run_ingestion
+
+    tally = run_ingestion(300, 120, derandomize=True)
+    with capsys.disabled():
+        print(f"\n{tally.line()}")
+    assert tally.crashes == [], "\n".join(tally.crashes[:20])
+    assert tally.counts["ingestion answers (corpus)"] == len(
+        load("ingestion_answers.json")["cases"]
+    )
