@@ -13,12 +13,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from bench import concurrency, overhead, real_cli, waiting
+from bench import concurrency, overhead, real_cli, waiting, waiting_ingestion
 from bench.common import REPO, Table, fmt_bytes, fmt_seconds, log, machine, median
 
-SCENARIOS = ("waiting", "concurrency", "overhead", "realcli")
+SCENARIOS = ("waiting", "ingestion", "concurrency", "overhead", "realcli")
 DESCRIPTIONS = {
     "waiting": "our waiter vs azure-core LROPoller, fixed 30 s / 5 s loops and an oracle",
+    "ingestion": "waiting on a Product Ingestion go-live (job, then live submission) vs "
+                 "cloudpub's 300 s loop and one poll a minute",
     "concurrency": "N offers going live at once through the dynamic host and the plugin",
     "overhead": "per-resource RPC latency, plugin start-up, pickled provider size",
     "realcli": "20 offers in one `pulumi up` of the real CLI (built by tools/pulumi-cli)",
@@ -183,6 +185,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     conc_cfg = concurrency.QUICK if args.quick else concurrency.ConcurrencyConfig()
     runners: dict[str, Callable[[], tuple[Table, dict[str, Any]]]] = {
         "waiting": lambda: waiting.run(waiting.QUICK if args.quick else waiting.WaitingConfig()),
+        "ingestion": lambda: waiting_ingestion.run(
+            waiting_ingestion.QUICK if args.quick else waiting_ingestion.IngestionConfig()),
         "concurrency": lambda: concurrency.run(conc_cfg),
         "overhead": lambda: overhead.run(
             overhead.QUICK if args.quick else overhead.OverheadConfig()),

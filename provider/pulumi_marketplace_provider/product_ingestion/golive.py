@@ -214,6 +214,8 @@ class GoLiveReader:
     def __init__(self, client: IngestionClient, product: Product) -> None:
         self.client, self.product = client, product
         self._pushed: dict[str, str] = {}  # job id -> the submission it pushed (once known)
+        # Jobs that succeeded: their status cannot change, so only the submission is read.
+        self._done: dict[str, Job] = {}
         self._lock = threading.Lock()
 
     def get_operation(self, ref: OperationRef) -> tuple[Operation, float | None]:
@@ -235,7 +237,15 @@ class GoLiveReader:
         return go_live_operation(self.product, None, entry), None
 
     def _job_operation(self, job_id: str) -> tuple[Operation, float | None]:
-        job, retry_after = self.client.get_job(job_id)
+        with self._lock:
+            done = self._done.get(job_id)
+        if done is not None:
+            job, retry_after = done, None
+        else:
+            job, retry_after = self.client.get_job(job_id)
+            if job.completed and job.result == "succeeded":
+                with self._lock:
+                    self._done[job_id] = job
         if not job.completed or job.cancelled:
             return go_live_operation(self.product, job, None), retry_after
         subs = self.client.list_submissions(self.product)
