@@ -45,3 +45,22 @@ def test_any_flag_order_finds_the_address(
     args = parse_arguments([*argv, address])
     assert args.engine_address == address
     assert args.tracing == tracing
+
+
+def test_help_and_version_answer_a_person_instead_of_waiting_for_an_engine() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from pulumi_marketplace_provider import __version__
+    from pulumi_marketplace_provider.settings import ENV_FALLBACKS
+
+    exe = Path(sys.executable).parent / "pulumi-resource-marketplace"
+    shown = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=60,
+                           check=True).stdout
+    for key, env in ENV_FALLBACKS.items():
+        assert f"marketplace:{key}" in shown and env[0] in shown
+    assert "productIngestion" in shown and "packages:" in shown
+    version = subprocess.run([str(exe), "--version"], capture_output=True, text=True,
+                             timeout=60, check=True).stdout
+    assert version.strip() == __version__

@@ -18,6 +18,7 @@ from pulumi.runtime.proto import provider_pb2_grpc
 from .arguments import parse_arguments
 from .engine_log import EngineLog
 from .server import LiveOfferServicer
+from .usage import help_text, wants_help, wants_version
 
 MAX_MESSAGE_BYTES = 400 * 1024 * 1024
 
@@ -58,5 +59,14 @@ async def serve(argv: Sequence[str]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: `python -m pulumi_marketplace_provider.plugin [flags] <engine address>`."""
-    asyncio.run(serve(sys.argv[1:] if argv is None else argv))
+    args = sys.argv[1:] if argv is None else list(argv)
+    if wants_help(args):
+        sys.stdout.write(help_text())
+        return 0
+    if wants_version(args):
+        from .. import __version__
+
+        sys.stdout.write(f"{__version__}\n")
+        return 0
+    asyncio.run(serve(args))
     return 0
