@@ -81,8 +81,11 @@ def run(cfg: RealCliConfig) -> tuple[Table, dict[str, Any]]:
         with tempfile.TemporaryDirectory(prefix="bench-real-cli-") as tmp:
             result = _one(cli_bin, cfg, parallel, Path(tmp))
         runs.append(result)
-        verdict = "met" if result["met"] else (
-            "MISSED" if parallel else ("n/a" if result["exit_code"] == 0 else "MISSED"))
+        if parallel is None:
+            verdict = ("n/a (waves; each offer live once)" if result["met"]
+                       else "MISSED (not every offer went live exactly once)")
+        else:
+            verdict = "met" if result["met"] else "MISSED"
         if not result["met"] and parallel:
             verdict += (f" (exit {result['exit_code']}, {result['golive_posts']} POSTs, "
                         f"{result['ratio']:.2f}x)")
