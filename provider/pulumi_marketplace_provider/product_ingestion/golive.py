@@ -250,20 +250,21 @@ class GoLiveReader:
             return go_live_operation(self.product, job, None), retry_after
         subs = self.client.list_submissions(self.product)
         if job.result != "succeeded":
-            flying = live_in_flight(subs)
             preview = _latest(subs, "preview")
-            if (job.mentions(IN_PROGRESS_CONFLICT) and flying is not None
-                    and preview is not None and flying.id == preview.id):
-                # The same preview is already going live (an earlier request of ours, or the
-                # portal's own): that is this intent's go-live; follow it.
+            same = [s for s in subs if s.target == "live" and preview is not None
+                    and s.id == preview.id]
+            if job.mentions(IN_PROGRESS_CONFLICT) and same:
+                # The same preview was already going live (an earlier request of ours, or the
+                # portal's own): that is this intent's go-live; follow it, also once it ended.
+                ours = next((s for s in same if s.in_flight), same[-1])
                 return go_live_operation(
-                    self.product, None, flying,
+                    self.product, None, ours,
                     note=f"configure job {job_id} was refused because submission "
-                         f"{flying.number} is already going live; following it",
+                         f"{ours.number} was already going live; following it",
                 ), retry_after
             return go_live_operation(self.product, job, None), retry_after
         pushed = self._pushed_submission(job)
-        entry = None
+        entry: IngestionSubmission | None = None
         if pushed is not None:
             entry = next((s for s in subs if s.target == "live" and s.id == pushed), None)
         if entry is None and pushed is None:
