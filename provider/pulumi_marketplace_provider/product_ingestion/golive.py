@@ -405,6 +405,21 @@ def _post_once(client: IngestionClient, product: Product, preview: IngestionSubm
                      preview.id)
             return GoLiveStart(client.job_ref(job.job_id), attached=False, already_live=False,
                                submitted_at=posted_at, posted=True)
+        except Conflict as exc:
+            # Refused outright (the documented way is a failed job, but a 409 may come): a
+            # go-live of this offer already running is the one to follow; else nothing started.
+            subs = yield from _list(client, product, retry)
+            flying = live_in_flight(subs)
+            if flying is not None:
+                return GoLiveStart(client.submission_ref(flying.id), attached=True,
+                                   already_live=False, submitted_at=flying.created or posted_at)
+            raise Conflict(
+                f"Partner Center refused the go-live configure request: {exc.message}. No "
+                f"go-live of {product.durable_id} is running, so another submission or change "
+                f"is in the way; nothing was sent live. Check the offer in Partner Center, "
+                f"then run `pulumi up` again.",
+                status=exc.status, code=exc.code, request_id=exc.request_id, body=exc.body,
+            ) from None
         except PortalError as exc:
             if surely_not_applied(exc):
                 if not is_transient(exc):
