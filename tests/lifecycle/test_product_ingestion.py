@@ -634,23 +634,37 @@ def test_cancel_while_a_lost_post_is_reconciled_records_that_it_may_have_started
     assert len(jobs(pi_emulator)) == 1
 
 
+@pytest.mark.parametrize("known_by", ["job", "live-submission"])
 def test_a_go_live_cancelled_in_partner_center_fails_the_next_up_without_waiting(
-    flavour: Flavour, pi_emulator: RunningEmulator, tmp_path: Path
+    flavour: Flavour, pi_emulator: RunningEmulator, tmp_path: Path, known_by: str
 ) -> None:
     """waitForCompletion false; someone cancels the configure job in Partner Center: the next
-    `up` says so and records it canceled (the one after sends it again)."""
+    `up` says so and records it canceled (the one after sends it again). Also when the resource
+    knows the go-live only by its live submission (it attached to one started in Partner
+    Center), whose entry the cancel removes from the list."""
     seed(pi_emulator, productIngestion={"jobStartDelaySeconds": 100000})
+    guid = pi_emulator.admin.product_guid(PUBLISHER, OFFER)
     program = [resource(flavour, waitForCompletion=False)]
     with pi_engine(flavour, pi_emulator, tmp_path) as eng:
+        if known_by == "live-submission":
+            job_id = portal(pi_emulator).go_live(guid)["jobId"]
         eng.up(program).raise_for_failure()
-        job_id = outputs_of(eng, "live")["operationId"]
+        recorded = outputs_of(eng, "live")["operationId"]
+        if known_by == "job":
+            job_id = recorded
+        else:
+            assert recorded == live_id(pi_emulator, jobs(pi_emulator)[0])
+        posts = pi_emulator.admin.configure_posts()
         portal(pi_emulator).ok(portal(pi_emulator).post(f"configure/{job_id}/cancel"))
         result = eng.up(program)
         error = result.error("live")
         assert error is not None and "was canceled" in error.message
         assert "Partner Center" in error.message
         assert outputs_of(eng, "live")["status"] == "canceled"
-    assert pi_emulator.admin.configure_posts() == 1
+        assert pi_emulator.admin.configure_posts() == posts, "not sent again by that up"
+        eng.up(program).raise_for_failure()  # the one after sends it again, once
+        assert pi_emulator.admin.configure_posts() == posts + 1
+    assert len(jobs(pi_emulator)) == 2
 
 
 # --------------------------------------------------------------------------------------------
