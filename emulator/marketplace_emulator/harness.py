@@ -250,11 +250,19 @@ class AdminClient:
         return result
 
     def new_preview(
-        self, product: str | tuple[str, str], *, running: bool = False
+        self,
+        product: str | tuple[str, str],
+        *,
+        running: bool = False,
+        errors: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        """Publish a new preview submission (completed now, or starting now with `running`)."""
+        """Publish a new preview submission (completed now, or starting now with `running`);
+        with `errors` its publish job fails with these job `errors[]`."""
+        body: dict[str, Any] = {"running": running}
+        if errors is not None:
+            body["errors"] = errors
         result: dict[str, Any] = self._call(
-            "POST", self._ingestion_path(product) + "/preview", {"running": running}
+            "POST", self._ingestion_path(product) + "/preview", body
         )
         return result
 

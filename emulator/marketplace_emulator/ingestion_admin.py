@@ -46,9 +46,14 @@ class IngestionAdmin:
             _allow(req, "POST")
             body = _json(req, required=False)
             running = bool(body.get("running", False))
+            try:
+                errors = (list(parse_error_items(body["errors"], "errors"))
+                          if body.get("errors") is not None else None)
+            except IngestionSeedError as exc:
+                raise ApiError(400, "InvalidRequest", str(exc)) from None
             with self.ingestion.lock:
                 t = self.emu.clock.now()
-                sub = self.ingestion.admin_preview(offer, product, t, running)
+                sub = self.ingestion.admin_preview(offer, product, t, running, errors)
                 doc = self.ingestion.submission_doc(product, sub, t)
             self.emu.commit()
             return json_response(201, doc)

@@ -176,9 +176,9 @@ class IngestionApi:
 
     def _cancel(self, job_id: str, base: str) -> Response:
         with self.ingestion.lock:
-            _, product, job = self._find_job(job_id)
+            offer, product, job = self._find_job(job_id)
             t = self.emu.clock.now()
-            self.ingestion.cancel(product, job, t)
+            self.ingestion.cancel(product, job, t, offer.config.productIngestion.cancelSeconds)
             doc = self.ingestion.job_status(job, t, base)
         self.emu.commit()
         return json_response(200, doc)

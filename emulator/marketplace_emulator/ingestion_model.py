@@ -423,24 +423,40 @@ class IngestionModel:
         return self._new_job(product, t, start, start + DRAFT_JOB_SECONDS, SUCCEEDED, [], None,
                              None, resources, "api")
 
-    def cancel(self, product: Product, job: Job, t: float) -> None:
-        """Cancel while queued (any job) or running (preview/draft); never once live started."""
+    def cancel(self, product: Product, job: Job, t: float, seconds: float = 0.0) -> None:
+        """Cancel while queued (any job) or running (preview/draft); never once live started.
+
+        With `seconds` > 0 the cancel is accepted now and ends the job that much later; until
+        then the job and its submission hold where they are (a cancel that is slow to end).
+        """
         status = job.phase(t)[0]
         if status == COMPLETED or (status == RUNNING and job.target == LIVE):
             raise IngestionError(400, "badRequest", "Cannot cancel job, job has already completed.")
-        job.cancelled_at = t
+        if job.cancelled_at is not None:
+            return  # a cancel already accepted ends the job when it was going to
+        ends = t + seconds
+        job.cancelled_at = ends
+        if seconds > 0:
+            job.start_at = ends if status == NOT_STARTED else job.start_at
+            job.end_at = max(job.end_at, ends)
         for sub in product.submissions:
             if sub.job_id == job.id:
-                sub.cancelled_at = t
+                sub.cancelled_at = ends
+                if seconds > 0:
+                    sub.start_at = max(sub.start_at, ends) if status == NOT_STARTED \
+                        else sub.start_at
+                    sub.end_at = max(sub.end_at, ends)
 
     # ------------------------------------------------------------ admin actions
 
-    def admin_preview(self, offer: Offer, product: Product, t: float, running: bool) -> Submission:
-        """A new preview submission, already completed (default) or starting now."""
+    def admin_preview(self, offer: Offer, product: Product, t: float, running: bool,
+                      errors: list[dict[str, Any]] | None = None) -> Submission:
+        """A new preview submission, already completed (default) or starting now; with
+        `errors` its publish job fails with them (the preview ends `completed/failed`)."""
         cfg = offer.config
         created = t if running else t - cfg.productIngestion.jobStartDelaySeconds - \
             _publish_seconds(cfg)
-        sub, _ = self._add_preview(product, cfg, created, None, origin="admin")
+        sub, _ = self._add_preview(product, cfg, created, errors or None, origin="admin")
         return sub
 
     # ------------------------------------------------------------ JSON documents

@@ -37,6 +37,8 @@ class IngestionConfig:
     jobStartDelaySeconds: float = DEFAULT_JOB_START_DELAY_SECONDS
     liveLagSeconds: float = DEFAULT_LIVE_LAG_SECONDS
     goLiveErrors: tuple[dict[str, Any], ...] | None = None
+    # How long an accepted cancel takes to end the job (0: at once, as documented).
+    cancelSeconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """Seed form (round-trips through `parse_ingestion`)."""
@@ -45,6 +47,7 @@ class IngestionConfig:
             "jobStartDelaySeconds": self.jobStartDelaySeconds,
             "liveLagSeconds": self.liveLagSeconds,
             "goLiveErrors": None if self.goLiveErrors is None else list(self.goLiveErrors),
+            "cancelSeconds": self.cancelSeconds,
         }
 
 
@@ -96,7 +99,9 @@ def _error_item(value: Any, where: str) -> dict[str, Any]:
     return item
 
 
-_FIELDS = {"productGuid", "jobStartDelaySeconds", "liveLagSeconds", "goLiveErrors"}
+_FIELDS = {
+    "productGuid", "jobStartDelaySeconds", "liveLagSeconds", "goLiveErrors", "cancelSeconds",
+}
 
 
 def parse_ingestion(value: Any, where: str, base: IngestionConfig) -> IngestionConfig:
@@ -134,6 +139,10 @@ def parse_ingestion(value: Any, where: str, base: IngestionConfig) -> IngestionC
         errors = None if raw_errors is None else parse_error_items(
             raw_errors, f"{where}.goLiveErrors"
         )
+    cancel = base.cancelSeconds
+    if "cancelSeconds" in value:
+        cancel = _finite(value["cancelSeconds"], f"{where}.cancelSeconds", minimum=0)
     return IngestionConfig(
-        productGuid=guid, jobStartDelaySeconds=delay, liveLagSeconds=lag, goLiveErrors=errors
+        productGuid=guid, jobStartDelaySeconds=delay, liveLagSeconds=lag, goLiveErrors=errors,
+        cancelSeconds=cancel,
     )

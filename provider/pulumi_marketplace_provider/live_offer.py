@@ -374,7 +374,10 @@ def _outputs(
 
 
 # Go-lives that a create or update in this process started, attached to or resumed. A delete
-# in the same `up` (the old half of a rename or a replacement) never cancels one of these.
+# in the same `up` (the old half of a rename or a replacement) never cancels a go-live of an
+# offer listed here: an offer has at most one go-live in flight, so the one the delete would
+# cancel is the one the other resource waits on, even when the two know it by different ids
+# (Product Ingestion: the old one by its configure job, the new one by its live submission).
 _WANTED: set[tuple[str, str, str]] = set()
 _WANTED_LOCK = threading.Lock()
 
@@ -431,8 +434,10 @@ class RunContext:
 
     @staticmethod
     def is_wanted(pub: str, offer: str, ref: OperationRef) -> bool:
+        """True when this process waits on `ref`, or on any go-live of the same offer."""
+        key = _wanted_key((pub, offer), ref)
         with _WANTED_LOCK:
-            return _wanted_key((pub, offer), ref) in _WANTED
+            return key in _WANTED or any(wanted[:2] == key[:2] for wanted in _WANTED)
 
 
 def _recorded_ref(ctx: RunContext, props: Mapping[str, Any]) -> OperationRef | None:

@@ -218,3 +218,33 @@ def test_configure_detail_fails_before_completion(
     early = pi.get(f"configure/{job}")
     assert early.status_code == 400 and early.json()["error"]["code"] == "badRequest"
     assert isinstance(early.json()["error"]["details"], list)
+
+
+def test_a_slow_cancel_is_accepted_then_ends_the_job_later(
+    emulator: RunningEmulator, pi: Ingestion
+) -> None:
+    """`cancelSeconds`: the cancel answers at once, the job holds, then ends cancelled."""
+    guid = seed_offer(emulator, productIngestion={"jobStartDelaySeconds": 5,
+                                                  "cancelSeconds": 100})
+    job = pi.go_live(guid)["jobId"]
+    accepted = pi.ok(pi.post(f"configure/{job}/cancel"))
+    assert (accepted["jobStatus"], accepted["jobResult"]) == ("notStarted", "pending")
+    emulator.admin.advance(50)
+    assert (pi.job(job)["jobStatus"], pi.job(job)["jobResult"]) == ("notStarted", "pending")
+    assert pi.ok(pi.post(f"configure/{job}/cancel"))["jobResult"] == "pending"  # no sooner
+    emulator.admin.advance(51)
+    assert pi.job(job)["jobResult"] == "cancelled"
+    assert [e[0] for e in pi.entries(guid)] == ["draft", "preview"]  # nothing went live
+
+
+def test_the_admin_route_publishes_a_preview_that_fails(
+    emulator: RunningEmulator, pi: Ingestion
+) -> None:
+    guid = seed_offer(emulator, state="live")
+    errors = [{"code": "internalServerError", "message": "The plan x has no image."}]
+    failed = emulator.admin.new_preview(guid, errors=errors)
+    assert (failed["status"], failed["result"]) == ("completed", "failed")
+    assert pi.preview(guid)["id"] == failed["id"]
+    [job] = [j for j in emulator.admin.ingestion_jobs(guid)
+             if j["internal"]["submission"] == number(failed["id"])]
+    assert job["jobResult"] == "failed" and job["errors"][0]["message"] == errors[0]["message"]

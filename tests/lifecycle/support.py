@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from tests.enginedouble import (
     Launcher,
     PluginLauncher,
     Resource,
+    StackState,
     secret,
 )
 
@@ -185,3 +187,28 @@ def plain_text(value: Any) -> str:
     if isinstance(value, list):
         return " ".join(plain_text(v) for v in value)
     return value if isinstance(value, str) else ""
+
+
+def fault_hits(emulator: RunningEmulator, fault_id: int) -> int:
+    """How often an injected fault has fired (a held request counts once it matched)."""
+    return next(int(f["hits"]) for f in emulator.admin.faults() if f["id"] == fault_id)
+
+
+def stamp(text: str) -> float:
+    """An ISO 8601 time from the request log as epoch seconds."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def edit_state(eng: EngineDouble, name: str, **outputs: Any) -> None:
+    """Change recorded outputs, as another tool or an older version might have left them."""
+    state = StackState.load(eng.state_path)
+    found = state.by_name(name)
+    assert found is not None
+    found.outputs.update(outputs)
+    state.save(eng.state_path)
+
+
+def said(result: Any, eng_flavour: Flavour | None = None) -> str:
+    """What the provider told the user: engine log lines (plugin) or stderr (dynamic)."""
+    logs = " ".join(log.message for log in result.engine_logs)
+    return logs + " " + result.provider_stderr

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,19 +15,22 @@ import pytest
 import requests
 
 from marketplace_emulator.harness import RunningEmulator
-from tests.enginedouble import EngineDouble, StackState
 from tests.lifecycle.conftest import SeedOffer
 from tests.lifecycle.support import (
     API,
     PLUGIN_TYPE,
     PUBLISHER,
     Flavour,
+    edit_state,
     engine,
+    fault_hits,
     golive_posts,
     offer_status,
     operation_status,
     outputs_of,
+    said,
     stack_config,
+    stamp,
     wait_until,
 )
 
@@ -52,29 +54,6 @@ def publish(emulator: RunningEmulator, offer: str) -> None:
         timeout=10,
     )
     assert answer.status_code == 202, answer.text
-
-
-def fault_hits(emulator: RunningEmulator, fault_id: int) -> int:
-    return next(int(f["hits"]) for f in emulator.admin.faults() if f["id"] == fault_id)
-
-
-def stamp(text: str) -> float:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-
-
-def edit_state(eng: EngineDouble, name: str, **outputs: Any) -> None:
-    """Change recorded outputs, as another tool or an older version might have left them."""
-    state = StackState.load(eng.state_path)
-    found = state.by_name(name)
-    assert found is not None
-    found.outputs.update(outputs)
-    state.save(eng.state_path)
-
-
-def said(result: Any, eng_flavour: Flavour) -> str:
-    """What the provider told the user: engine log lines (plugin) or stderr (dynamic)."""
-    logs = " ".join(log.message for log in result.engine_logs)
-    return logs + " " + result.provider_stderr
 
 
 # --------------------------------------------------------------------------------------------

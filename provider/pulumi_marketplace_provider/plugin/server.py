@@ -145,8 +145,10 @@ class LiveOfferServicer(provider_pb2_grpc.ResourceProviderServicer):
     ) -> T:
         """Create/Update: run the procedure; anything after a submit returns partial state."""
         checkpoint: dict[str, Any] = {}
+        service = "Partner Portal"  # what the messages call the service, once it is known
         try:
             ctx = self._context(urn, timeout, checkpoint)
+            service = ctx.backend.service
             return await self._run(make(ctx))
         except live_offer.LiveOfferError as exc:
             message, state = str(exc), exc.outputs or checkpoint
@@ -157,8 +159,8 @@ class LiveOfferServicer(provider_pb2_grpc.ResourceProviderServicer):
             if operation_id:
                 message = (
                     f"{id_}: cancelled while waiting. Go-live {operation_id} was sent (or "
-                    f"attached to) and keeps running: it was not cancelled in the Partner "
-                    f"Portal. Run `pulumi up` again to resume waiting on the same operation."
+                    f"attached to) and keeps running: it was not cancelled in the {service}. "
+                    f"Run `pulumi up` again to resume waiting on the same operation."
                 )
             elif checkpoint.get("status") == "unknown":
                 message = (
@@ -169,7 +171,7 @@ class LiveOfferServicer(provider_pb2_grpc.ResourceProviderServicer):
             else:
                 message = (
                     f"{id_}: cancelled before any go-live was sent; nothing was sent to the "
-                    f"Partner Portal for this offer. Run `pulumi up` again to start it."
+                    f"{service} for this offer. Run `pulumi up` again to start it."
                 )
             state = checkpoint
         except (PortalError, SettingsError, ValueError) as exc:

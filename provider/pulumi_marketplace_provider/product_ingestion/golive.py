@@ -49,7 +49,7 @@ from ..partner_portal.throttle import GLOBAL_THROTTLE, ThrottleGate
 from ..partner_portal.waiter import Progress, describe_failure, poll_operation
 from ..procedure import Call, Clock, Procedure, Sleep
 from .client import IngestionClient
-from .models import JOB_ID, IngestionSubmission, Job, Product
+from .models import JOB_ID, SUBMISSION_ID, IngestionSubmission, Job, Product
 
 __all__ = [
     "SCHEDULE",
@@ -207,6 +207,26 @@ def go_live_operation(
     )
 
 
+def _withdrawn(product: Product, sub_id: str, number: int,
+               current: IngestionSubmission | None) -> Operation:
+    """A live submission that left the list with nothing later live: canceled, never live.
+
+    Taking the older live submission for it would report an earlier intent as this one's."""
+    where = (f"the offer is still live from the earlier submission {current.number}"
+             if current is not None and current.succeeded else "the offer did not go live")
+    text = (f"live submission {number} is no longer listed and nothing later is live: its "
+            f"go-live was cancelled in Partner Center (or withdrawn) before it went live; "
+            f"{where}")
+    return Operation(
+        status=OperationStatus.CANCELED,
+        raw_status=f"live submission {number} no longer listed",
+        messages=(Message(text=text, level="error"),),
+        steps=(_step("live", f"Live submission {number}", StepStatus.CANCELED,
+                     "no longer listed"),),
+        extra={"productId": product.durable_id, "submissionId": sub_id},
+    )
+
+
 class GoLiveReader:
     """Reads one go-live (an `OperationSource` for the waiter): a configure job (its id a GUID)
     followed by its live submission, or a live submission this resource attached to."""
@@ -221,20 +241,30 @@ class GoLiveReader:
     def get_operation(self, ref: OperationRef) -> tuple[Operation, float | None]:
         if JOB_ID.fullmatch(ref.operation_id):
             return self._job_operation(ref.operation_id)
+        match = SUBMISSION_ID.fullmatch(ref.operation_id)
+        if match is None or match.group(1).lower() != self.product.guid.lower():
+            raise NotFound(f"{ref.operation_id} is not a submission of {self.product.durable_id}",
+                           status=404)
         subs = self.client.list_submissions(self.product)
         entry = next((s for s in subs if s.target == "live" and s.id == ref.operation_id), None)
-        if entry is None:
-            newer = _latest(subs, "live")
-            if newer is not None:
-                # Replaced by a later go-live: the offer is live from that one.
-                return go_live_operation(
-                    self.product, None, newer,
-                    note=f"{ref.operation_id} was replaced by the later live submission "
-                         f"{newer.number}",
-                ), None
+        if entry is not None:
+            return go_live_operation(self.product, None, entry), None
+        number = int(match.group(2))
+        newer = _latest(subs, "live")
+        if newer is not None and newer.number > number:
+            # Replaced by a later go-live: the offer is live from that one.
+            return go_live_operation(
+                self.product, None, newer,
+                note=f"{ref.operation_id} was replaced by the later live submission "
+                     f"{newer.number}",
+            ), None
+        if not any(s.target == "live" for s in subs) and not any(s.id == ref.operation_id
+                                                                 for s in subs):
             raise NotFound(f"Partner Center lists no live submission {ref.operation_id}",
                            status=404)
-        return go_live_operation(self.product, None, entry), None
+        # Listed when this go-live was recorded, no longer listed, and nothing later is live:
+        # it ended without going live (a go-live cancelled in Partner Center leaves the list).
+        return _withdrawn(self.product, ref.operation_id, number, newer), None
 
     def _job_operation(self, job_id: str) -> tuple[Operation, float | None]:
         with self._lock:
@@ -406,6 +436,21 @@ def _post_once(client: IngestionClient, product: Product, preview: IngestionSubm
                      preview.id)
             return GoLiveStart(client.job_ref(job.job_id), attached=False, already_live=False,
                                submitted_at=posted_at, posted=True)
+        except Conflict as exc:
+            # Refused outright (the documented way is a failed job, but a 409 may come): a
+            # go-live of this offer already running is the one to follow; else nothing started.
+            subs = yield from _list(client, product, retry)
+            flying = live_in_flight(subs)
+            if flying is not None:
+                return GoLiveStart(client.submission_ref(flying.id), attached=True,
+                                   already_live=False, submitted_at=flying.created or posted_at)
+            raise Conflict(
+                f"Partner Center refused the go-live configure request: {exc.message}. No "
+                f"go-live of {product.durable_id} is running, so another submission or change "
+                f"is in the way; nothing was sent live. Check the offer in Partner Center, "
+                f"then run `pulumi up` again.",
+                status=exc.status, code=exc.code, request_id=exc.request_id, body=exc.body,
+            ) from None
         except PortalError as exc:
             if surely_not_applied(exc):
                 if not is_transient(exc):
