@@ -135,6 +135,36 @@ def test_a_lost_post_answer_is_reconciled_from_the_submissions_never_resent(
     assert len(jobs(pi_emulator)) == 1
 
 
+def test_an_unconfirmed_post_is_never_mistaken_for_an_earlier_intents_go_live(
+    flavour: Flavour, pi_emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    """Found by chaos (productIngestion seed 5): the update's configure POST is reset (it never
+    reached the API, which the client cannot know), so the step fails unconfirmed. Refresh and
+    the next `up` look for the go-live that POST may have started: the first intent's live
+    submission (another preview, created minutes before) is not it. The next `up` sends the new
+    preview live, once."""
+    seed(pi_emulator)
+    with pi_engine(flavour, pi_emulator, tmp_path) as eng:
+        eng.up([resource(flavour, triggers=["1.0"])]).raise_for_failure()
+        first = outputs_of(eng, "live")
+        pi_emulator.admin.new_preview((PUBLISHER, OFFER))
+        pi_emulator.admin.add_fault("reset", "/rp/product-ingestion/configure$", "POST")
+        program = [resource(flavour, triggers=["1.1"], waitTimeoutSeconds=6)]
+        unconfirmed = eng.up(program)
+        assert unconfirmed.error("live") is not None
+        assert outputs_of(eng, "live")["status"] == "unknown"
+        assert len(jobs(pi_emulator)) == 1
+        eng.refresh().raise_for_failure()
+        refreshed = outputs_of(eng, "live")
+        assert refreshed["status"] == "unknown" and not refreshed.get("operationId"), refreshed
+        eng.up(program).raise_for_failure()
+        out = outputs_of(eng, "live")
+    assert len(jobs(pi_emulator)) == 2
+    assert out["status"] == "succeeded"
+    assert out["operationId"] != first["operationId"]
+    assert out["submissionId"] != first["submissionId"]
+
+
 def test_a_throttled_post_is_sent_again_and_starts_one_job(
     flavour: Flavour, pi_emulator: RunningEmulator, tmp_path: Path
 ) -> None:
