@@ -117,6 +117,11 @@ class Backend(Protocol):
         """The error text for a failed or canceled go-live, in the service's own words."""
         ...
 
+    def same_go_live(self, operation_id: str, other_id: str) -> bool:
+        """Whether two operation ids recorded for one offer may name the same go-live while it
+        is in flight (a rename's two halves may know it by different names). No I/O."""
+        ...
+
     def close(self) -> None:
         """Release connections."""
         ...

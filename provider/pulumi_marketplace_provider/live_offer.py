@@ -429,10 +429,15 @@ class RunContext:
         with _WANTED_LOCK:
             _WANTED.add(_wanted_key(inputs, ref))
 
-    @staticmethod
-    def is_wanted(pub: str, offer: str, ref: OperationRef) -> bool:
+    def is_wanted(self, pub: str, offer: str, ref: OperationRef) -> bool:
+        """Whether another LiveOffer served by this process waits on this go-live, by this id
+        or by another name the backend gives the same go-live."""
+        key = _wanted_key((pub, offer), ref)
         with _WANTED_LOCK:
-            return _wanted_key((pub, offer), ref) in _WANTED
+            if key in _WANTED:
+                return True
+            names = [name for (p, o, name) in _WANTED if (p, o) == key[:2]]
+        return any(self.backend.same_go_live(name, key[2]) for name in names)
 
 
 def _recorded_ref(ctx: RunContext, props: Mapping[str, Any]) -> OperationRef | None:
@@ -842,7 +847,7 @@ def delete(ctx: RunContext, id_: str, olds: Mapping[str, Any]) -> Procedure[str]
             f"and was left running (cancelOnDestroy is not set): the offer goes live when it "
             f"ends. Removed from the stack; nothing was sent."
         )
-    if RunContext.is_wanted(publisher_id, offer_id, ref):
+    if ctx.is_wanted(publisher_id, offer_id, ref):
         return (
             f"offer {id_}: go-live {ref.operation_id} was left running although cancelOnDestroy "
             f"is set, because another LiveOffer in this update waits on it (a rename or a "

@@ -249,6 +249,31 @@ def test_destroy_cancels_a_queued_job_when_asked(
     assert job["jobResult"] == "cancelled"
 
 
+def test_a_rename_never_cancels_the_go_live_the_new_name_knows_by_its_submission(
+    flavour: Flavour, pi_emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    """Found by chaos (productIngestion seeds 7006, 7007): create-before-delete. The old
+    resource knows the go-live by the configure job it POSTed, the new one attaches to the live
+    submission in flight; the old one's delete must not cancel that job, even with
+    cancelOnDestroy (it is one go-live with two names)."""
+    seed(pi_emulator, productIngestion={"jobStartDelaySeconds": 100000})
+    props: dict[str, Any] = {"publisherId": PUBLISHER, "offerId": OFFER,
+                             "waitForCompletion": False, "cancelOnDestroy": True}
+    with pi_engine(flavour, pi_emulator, tmp_path) as eng:
+        eng.up([flavour.resource("old", **props)]).raise_for_failure()
+        first = outputs_of(eng, "old")["operationId"]
+        assert GUID.fullmatch(first)
+        eng.up([flavour.resource("new", **props)]).raise_for_failure()
+        attached = outputs_of(eng, "new")
+        assert eng.state.by_name("old") is None
+    [job] = jobs(pi_emulator)
+    assert job["jobId"] == first and job["jobStatus"] == "notStarted", job
+    [live] = [s for s in live_entries(pi_emulator) if s["id"] == attached["operationId"]]
+    assert live["status"] == "notStarted"
+    assert not pi_emulator.admin.requests(method="POST", path="/cancel$")
+    assert pi_emulator.admin.configure_posts() == 1
+
+
 def test_settings_of_the_other_api_are_refused_naming_the_key(
     flavour: Flavour, pi_emulator: RunningEmulator, tmp_path: Path
 ) -> None:

@@ -135,5 +135,8 @@ class PartnerPortalBackend:
     def describe_failure(self, operation: Operation, ref: OperationRef) -> str:
         return describe_failure(operation, ref, what="go-live")
 
+    def same_go_live(self, operation_id: str, other_id: str) -> bool:
+        return operation_id.lower() == other_id.lower()  # a go-live has one id here
+
     def close(self) -> None:
         self.client.close()

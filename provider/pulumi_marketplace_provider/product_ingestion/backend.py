@@ -21,7 +21,7 @@ from ..partner_portal.waiter import Progress, wait_for_operation
 from ..procedure import Clock, Procedure
 from . import golive
 from .client import IngestionClient
-from .models import JOB_ID, Product
+from .models import JOB_ID, SUBMISSION_ID, Product
 
 API = "productIngestion"
 
@@ -174,6 +174,16 @@ class ProductIngestionBackend:
 
     def describe_failure(self, operation: Operation, ref: OperationRef) -> str:
         return golive.describe(operation, ref)
+
+    def same_go_live(self, operation_id: str, other_id: str) -> bool:
+        """A go-live has two names here: the configure job that started it (known to whoever
+        POSTed) and its live submission (known to whoever attached to it). An offer has one
+        go-live in flight at a time, so a job and a live submission both in flight are one."""
+        if operation_id.lower() == other_id.lower():
+            return True
+        jobs = [bool(JOB_ID.fullmatch(i)) for i in (operation_id, other_id)]
+        subs = [bool(SUBMISSION_ID.fullmatch(i)) for i in (operation_id, other_id)]
+        return (jobs[0] and subs[1]) or (subs[0] and jobs[1])
 
     def close(self) -> None:
         self.client.close()
