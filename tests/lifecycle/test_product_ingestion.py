@@ -274,6 +274,49 @@ def test_a_rename_never_cancels_the_go_live_the_new_name_knows_by_its_submission
     assert pi_emulator.admin.configure_posts() == 1
 
 
+def test_a_go_live_known_by_its_submission_and_cancelled_in_partner_center_is_not_success(
+    flavour: Flavour, pi_emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    """The update's configure answer is lost, so the resource knows its go-live by the live
+    submission; someone cancels the queued job in Partner Center, and the submission is no
+    longer listed. The next `up` took the offer's older live submission for this go-live's
+    success (state said succeeded, the new preview never went live); it must say the go-live
+    was canceled, as for a go-live known by its job, and the up after sends it again, once."""
+    seed(pi_emulator)
+    with pi_engine(flavour, pi_emulator, tmp_path) as eng:
+        eng.up([resource(flavour, triggers=["1.0"])]).raise_for_failure()
+        first = outputs_of(eng, "live")
+        pi_emulator.admin.patch_offer(PUBLISHER, OFFER,
+                                      productIngestion={"jobStartDelaySeconds": 100000})
+        pi_emulator.admin.new_preview((PUBLISHER, OFFER))
+        pi_emulator.admin.add_fault("drop", "/rp/product-ingestion/configure$", "POST")
+        program = [resource(flavour, triggers=["1.1"], waitForCompletion=False)]
+        eng.up(program).raise_for_failure()
+        known = outputs_of(eng, "live")
+        assert known["operationId"].startswith("submission/")
+        assert known["status"] in ("notStarted", "running")
+        [_, queued] = jobs(pi_emulator)
+        from tests.emulator._ingestion import Ingestion
+
+        cancelled = Ingestion(pi_emulator).post(f"configure/{queued['jobId']}/cancel")
+        assert cancelled.status_code == 200, cancelled.text
+        pi_emulator.admin.patch_offer(PUBLISHER, OFFER,
+                                      productIngestion={"jobStartDelaySeconds": 5})
+        again = [resource(flavour, triggers=["1.1"])]
+        seen = eng.up(again)
+        error = seen.error("live")
+        assert error is not None and "was canceled" in error.message, error
+        assert outputs_of(eng, "live")["status"] == "canceled"
+        assert len(jobs(pi_emulator)) == 2
+        eng.up(again).raise_for_failure()
+        out = outputs_of(eng, "live")
+    assert first["status"] == "succeeded"
+    live = jobs(pi_emulator)
+    assert len(live) == 3 and live[-1]["jobResult"] == "succeeded"
+    assert out["status"] == "succeeded"
+    assert out["submissionId"] == known["operationId"]
+
+
 def test_settings_of_the_other_api_are_refused_naming_the_key(
     flavour: Flavour, pi_emulator: RunningEmulator, tmp_path: Path
 ) -> None:

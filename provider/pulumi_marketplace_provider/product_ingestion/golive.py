@@ -207,6 +207,22 @@ def go_live_operation(
     )
 
 
+def vanished_operation(product: Product, sub_id: str) -> Operation:
+    """A go-live whose live submission is no longer listed while the preview it pushes still is,
+    not live: its configure job was cancelled (Partner Center then drops the submission)."""
+    number = sub_id.rsplit("/", 1)[1]
+    note = (f"live submission {number} is no longer listed and preview {number} is not live: "
+            f"its go-live was cancelled in Partner Center")
+    return Operation(
+        status=OperationStatus.CANCELED,
+        raw_status="live submission no longer listed",
+        messages=(Message(text=note, level="error"),),
+        steps=(_step("live", f"Live submission {number}", StepStatus.CANCELED,
+                     "no longer listed"),),
+        extra={"productId": product.durable_id, "submissionId": sub_id},
+    )
+
+
 class GoLiveReader:
     """Reads one go-live (an `OperationSource` for the waiter): a configure job (its id a GUID)
     followed by its live submission, or a live submission this resource attached to."""
@@ -222,14 +238,20 @@ class GoLiveReader:
         subs = self.client.list_submissions(self.product)
         entry = next((s for s in subs if s.target == "live" and s.id == ref.operation_id), None)
         if entry is None:
+            number = int(ref.operation_id.rsplit("/", 1)[1])
             newer = _latest(subs, "live")
-            if newer is not None:
+            if newer is not None and newer.number > number:
                 # Replaced by a later go-live: the offer is live from that one.
                 return go_live_operation(
                     self.product, None, newer,
                     note=f"{ref.operation_id} was replaced by the later live submission "
                          f"{newer.number}",
                 ), None
+            preview = _latest(subs, "preview")
+            if preview is not None and preview.id == ref.operation_id:
+                # The preview it pushes is listed and not live, its live submission is gone:
+                # its go-live was cancelled (an older live submission is not its success).
+                return vanished_operation(self.product, ref.operation_id), None
             raise NotFound(f"Partner Center lists no live submission {ref.operation_id}",
                            status=404)
         return go_live_operation(self.product, None, entry), None
