@@ -1,7 +1,15 @@
 """Chaos runs: seeded create/update/refresh/destroy through both providers while things break.
 
-Each run gets its own emulator *process* (state file on disk), its own engine double and one
-provider flavour (`dynamic` or `plugin`, alternating by seed). Every "chaos" command runs while
+Each run gets its own emulator *process* (state file on disk), its own engine double, one
+provider flavour (`dynamic` or `plugin`, alternating by seed) and one marketplace API
+(`marketplace:api`): the Cloud Partner Portal API, described here, or Partner Center's Product
+Ingestion API (`--api`; both by default, alternating runs). What depends on the API (how
+go-lives are counted from the request log and the admin API, which requests faults target, how
+a new publish, a broken publish and a cancel in the portal are made, what the offer's latest
+go-live and its status are, the stack config) is behind `ApiHooks`: `PartnerPortalHooks` below,
+`ProductIngestionHooks` in chaos_ingestion.py, whose doc says what each invariant, fault,
+disruption and episode means there and which are replaced or left out. Every "chaos" command
+runs while
 the emulator injects random faults (5xx, resets, 429 storms, dropped answers, delays, go-live
 POSTs answered only after the client's read timeout and applied late, malformed JSON, missing
 pointers, odd Retry-After) and, on some commands, one disruption: the emulator restarted
@@ -41,13 +49,18 @@ Invariants, checked after every command:
 
 Faults and disruptions are drawn from the run's seed; on top of that, run i is guaranteed fault
 kind i mod 9 and disruption i mod 8 on its create, and episode i mod 5 (full profile), so any
-ten consecutive runs cover every fault kind, disruption and episode.
-Runs are independent (own emulator process, own engine double and provider processes) and run
-`--workers` at a time; most of their time is the client's own backoff.
+ten consecutive runs cover every fault kind, disruption and episode (counting the runs of one
+API: with both APIs the n-th run of each gets its n-th kind, disruption and episode; Product
+Ingestion has 8 of each, so eight of its runs cover them). A run's draws depend only on its
+seed and API. Runs are independent (own emulator process, own engine double and provider
+processes) and run `--workers` at a time; most of their time is the client's own backoff (Product
+Ingestion's polls start at 10 s and never come closer than 5 s, as Microsoft asks, so its runs
+take about twice as long).
 
 Run `python -m tests.faults.chaos --help`; `make chaos` runs the full set, `make test` a bounded
-one (tests/faults/test_chaos.py). The summary line counts runs, faults that fired by kind (from
-the emulator's request log), restarts, kills and violations.
+one per API (tests/faults/test_chaos.py). The summary line counts runs per flavour, runs and
+violations per API, faults that fired by kind (from the emulator's request log), disruptions and
+episodes, restarts, kills, intents, started go-live POSTs and violations.
 """
 
 from __future__ import annotations

@@ -345,13 +345,15 @@ class ProductIngestionHooks(ApiHooks):
         recorded = res.outputs if res is not None else {}
         if recorded.get("status") == ending:
             return  # state says so: the next up sends it again at once
-        op_id = str(recorded.get("operationId") or "")
-        if ending == "failed" and res is not None:
+        if list(recorded.get("triggers") or []) != [run.triggers]:
+            return  # state kept the last intent (a killed CLI): the next up simply sends it
+        if ending == "failed":
             # A failed live submission stays listed: the next up finds it failed and says so.
             run.sees_end = SEES_FAILURE
-        elif ending == "canceled" and GUID.fullmatch(op_id):
-            # Its job says canceled; a cancelled live submission is no longer listed, so a
-            # go-live known by it (or by nothing) is simply sent again.
+        elif ending == "canceled" and recorded.get("operationId"):
+            # Its job says canceled, and a live submission no longer listed while its preview
+            # is not live was cancelled. A go-live known by nothing (a lost answer) is not
+            # found again (cancelled submissions are not listed): it is simply sent again.
             run.sees_end = SEES_CANCEL
 
     # -- episodes -------------------------------------------------------------------------
