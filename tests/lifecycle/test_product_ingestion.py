@@ -174,6 +174,36 @@ def test_a_lost_post_answer_is_reconciled_from_the_submissions_never_resent(
     assert len(jobs(pi_emulator)) == 1
 
 
+def test_an_unconfirmed_post_is_never_mistaken_for_an_earlier_intents_go_live(
+    flavour: Flavour, pi_emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    """Found by chaos (productIngestion seed 5): the update's configure POST is reset (it never
+    reached the API, which the client cannot know), so the step fails unconfirmed. Refresh and
+    the next `up` look for the go-live that POST may have started: the first intent's live
+    submission (another preview, created minutes before) is not it. The next `up` sends the new
+    preview live, once."""
+    seed(pi_emulator)
+    with pi_engine(flavour, pi_emulator, tmp_path) as eng:
+        eng.up([resource(flavour, triggers=["1.0"])]).raise_for_failure()
+        first = outputs_of(eng, "live")
+        pi_emulator.admin.new_preview((PUBLISHER, OFFER))
+        pi_emulator.admin.add_fault("reset", "/rp/product-ingestion/configure$", "POST")
+        program = [resource(flavour, triggers=["1.1"], waitTimeoutSeconds=6)]
+        unconfirmed = eng.up(program)
+        assert unconfirmed.error("live") is not None
+        assert outputs_of(eng, "live")["status"] == "unknown"
+        assert len(jobs(pi_emulator)) == 1
+        eng.refresh().raise_for_failure()
+        refreshed = outputs_of(eng, "live")
+        assert refreshed["status"] == "unknown" and not refreshed.get("operationId"), refreshed
+        eng.up(program).raise_for_failure()
+        out = outputs_of(eng, "live")
+    assert len(jobs(pi_emulator)) == 2
+    assert out["status"] == "succeeded"
+    assert out["operationId"] != first["operationId"]
+    assert out["submissionId"] != first["submissionId"]
+
+
 def test_a_throttled_post_is_sent_again_and_starts_one_job(
     flavour: Flavour, pi_emulator: RunningEmulator, tmp_path: Path
 ) -> None:
@@ -240,6 +270,74 @@ def test_new_preview_and_triggers_go_live_again_refresh_changes_nothing(
     assert second["operationId"] != first["operationId"]
     assert second["submissionId"] != first["submissionId"]
     assert len(jobs(pi_emulator)) == 2
+
+
+def test_a_rename_never_cancels_the_go_live_the_new_name_knows_by_its_submission(
+    flavour: Flavour, pi_emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    """Found by chaos (productIngestion seeds 7006, 7007): create-before-delete. The old
+    resource knows the go-live by the configure job it POSTed, the new one attaches to the live
+    submission in flight; the old one's delete must not cancel that job, even with
+    cancelOnDestroy (it is one go-live with two names)."""
+    seed(pi_emulator, productIngestion={"jobStartDelaySeconds": 100000})
+    props: dict[str, Any] = {"publisherId": PUBLISHER, "offerId": OFFER,
+                             "waitForCompletion": False, "cancelOnDestroy": True}
+    with pi_engine(flavour, pi_emulator, tmp_path) as eng:
+        eng.up([flavour.resource("old", **props)]).raise_for_failure()
+        first = outputs_of(eng, "old")["operationId"]
+        assert GUID.fullmatch(first)
+        eng.up([flavour.resource("new", **props)]).raise_for_failure()
+        attached = outputs_of(eng, "new")
+        assert eng.state.by_name("old") is None
+    [job] = jobs(pi_emulator)
+    assert job["jobId"] == first and job["jobStatus"] == "notStarted", job
+    [live] = [s for s in live_entries(pi_emulator) if s["id"] == attached["operationId"]]
+    assert live["status"] == "notStarted"
+    assert not pi_emulator.admin.requests(method="POST", path="/cancel$")
+    assert pi_emulator.admin.configure_posts() == 1
+
+
+def test_a_go_live_known_by_its_submission_and_cancelled_in_partner_center_is_not_success(
+    flavour: Flavour, pi_emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    """The update's configure answer is lost, so the resource knows its go-live by the live
+    submission; someone cancels the queued job in Partner Center, and the submission is no
+    longer listed. The next `up` took the offer's older live submission for this go-live's
+    success (state said succeeded, the new preview never went live); it must say the go-live
+    was canceled, as for a go-live known by its job, and the up after sends it again, once."""
+    seed(pi_emulator)
+    with pi_engine(flavour, pi_emulator, tmp_path) as eng:
+        eng.up([resource(flavour, triggers=["1.0"])]).raise_for_failure()
+        first = outputs_of(eng, "live")
+        pi_emulator.admin.patch_offer(PUBLISHER, OFFER,
+                                      productIngestion={"jobStartDelaySeconds": 100000})
+        pi_emulator.admin.new_preview((PUBLISHER, OFFER))
+        pi_emulator.admin.add_fault("drop", "/rp/product-ingestion/configure$", "POST")
+        program = [resource(flavour, triggers=["1.1"], waitForCompletion=False)]
+        eng.up(program).raise_for_failure()
+        known = outputs_of(eng, "live")
+        assert known["operationId"].startswith("submission/")
+        assert known["status"] in ("notStarted", "running")
+        [_, queued] = jobs(pi_emulator)
+        from tests.emulator._ingestion import Ingestion
+
+        cancelled = Ingestion(pi_emulator).post(f"configure/{queued['jobId']}/cancel")
+        assert cancelled.status_code == 200, cancelled.text
+        pi_emulator.admin.patch_offer(PUBLISHER, OFFER,
+                                      productIngestion={"jobStartDelaySeconds": 5})
+        again = [resource(flavour, triggers=["1.1"])]
+        seen = eng.up(again)
+        error = seen.error("live")
+        assert error is not None and "was canceled" in error.message, error
+        assert outputs_of(eng, "live")["status"] == "canceled"
+        assert len(jobs(pi_emulator)) == 2
+        eng.up(again).raise_for_failure()
+        out = outputs_of(eng, "live")
+    assert first["status"] == "succeeded"
+    live = jobs(pi_emulator)
+    assert len(live) == 3 and live[-1]["jobResult"] == "succeeded"
+    assert out["status"] == "succeeded"
+    assert out["submissionId"] == known["operationId"]
 
 
 def test_settings_of_the_other_api_are_refused_naming_the_key(
@@ -455,10 +553,6 @@ def test_an_unanswered_post_is_never_sent_twice_in_one_up(
     assert len(jobs(pi_emulator)) == 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "provider bug, not fixed yet: find_go_live_since takes any live submission created within "
-    "SINCE_SKEW (5 min) of the lost POST for the one it started; the fix is to record the "
-    "preview the POST pushed (submissionId at on_submit) and match on it"))
 def test_an_unanswered_post_that_started_nothing_is_not_taken_for_an_earlier_go_live(
     flavour: Flavour, pi_emulator: RunningEmulator, tmp_path: Path
 ) -> None:

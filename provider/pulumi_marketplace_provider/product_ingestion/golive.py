@@ -537,13 +537,17 @@ def find_go_live_in_flight(client: IngestionClient, product: Product, retry: Ret
 
 def find_go_live_since(client: IngestionClient, product: Product, since: datetime | None,
                        retry: RetryBudget) -> Procedure[OperationRef | None]:
-    """One in flight, else the newest live submission created after `since` (less skew)."""
+    """One in flight, else the live submission of the latest preview, created after `since`
+    (less skew). A POST sent at `since` pushed the latest preview live, and a go-live carries
+    its preview's number; a live submission of an older preview belongs to an earlier intent
+    however recent it is (the service's clock is not ours, and intents can be minutes apart)."""
     subs = yield from _list(client, product, retry)
     found = live_in_flight(subs)
-    if found is None and since is not None:
-        newer = [s for s in subs if s.target == "live" and s.created is not None
-                 and s.created >= since - SINCE_SKEW]
-        found = max(newer, key=_order) if newer else None
+    preview = _latest(subs, "preview")
+    if found is None and since is not None and preview is not None:
+        ours = [s for s in subs if s.target == "live" and s.id == preview.id
+                and s.created is not None and s.created >= since - SINCE_SKEW]
+        found = max(ours, key=_order) if ours else None
     return client.submission_ref(found.id) if found is not None else None
 
 
