@@ -57,10 +57,12 @@ bench-quick: $(STAMP)
 	$(PY) -m bench --quick
 
 # Chaos runs: seeded create/update/refresh/destroy through both providers while the emulator
-# injects faults and is restarted, and providers and the CLI are killed (tests/faults/chaos.py).
-# `make test` runs a bounded set; override e.g. `make chaos CHAOS_ARGS="--runs 20 -v"`.
+# injects faults and is restarted, and providers and the CLI are killed (tests/faults/chaos.py),
+# alternating between the Partner Portal and the Product Ingestion API (200 runs each).
+# `make test` runs a bounded set; override e.g. `make chaos CHAOS_ARGS="--runs 20 -v"`, or
+# `CHAOS_ARGS="--runs 200 --api productIngestion"` for one API.
 .PHONY: chaos
-CHAOS_ARGS ?= --runs 200
+CHAOS_ARGS ?= --runs 400 --api both
 
 chaos: $(STAMP)
 	$(PY) -m tests.faults.chaos $(CHAOS_ARGS)
