@@ -526,6 +526,10 @@ def call_client(call: str, client: PortalClient) -> Any:
     raise ValueError(f"unknown call {call!r}")
 
 
+def _portal_client(base_url: str) -> PortalClient:
+    return PortalClient(base_url, StaticToken(CANARY), timeout=(2.0, 10.0))
+
+
 def judge(expect: str, outcome: BaseException | None) -> str | None:
     """Why `outcome` breaks `expect` (None when it is fine)."""
     if outcome is not None and not isinstance(outcome, PortalError):
@@ -545,14 +549,19 @@ def judge(expect: str, outcome: BaseException | None) -> str | None:
 
 
 def check_answer(tally: Tally, server: HostileServer, case: Mapping[str, Any],
-                 category: str) -> None:
+                 category: str, *, make_client: Callable[[str], Any] | None = None,
+                 call: Callable[[str, Any], Any] | None = None) -> None:
+    """One case: the server answers as `case` says, a client call meets it, `judge` rules.
+
+    `make_client` (base URL -> client) and `call` default to the Partner Portal's; the Product
+    Ingestion fuzzing passes its own (tests/faults/fuzz_ingestion.py)."""
     tally.case(category)
     server.respond_with(_Answers(case))
-    client = PortalClient(server.base_url, StaticToken(CANARY), timeout=(2.0, 10.0))
+    client = (make_client or _portal_client)(server.base_url)
     outcome: BaseException | None = None
     began = time.monotonic()
     try:
-        call_client(str(case["call"]), client)
+        (call or call_client)(str(case["call"]), client)
     except Exception as exc:
         outcome = exc
     finally:

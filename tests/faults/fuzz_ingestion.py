@@ -9,8 +9,6 @@ the token in a message, never a request off loopback. Hand-picked answers live i
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,10 +28,9 @@ from tests.faults.fuzz import (
     MAX_MESSAGE,
     JumpClock,
     Tally,
-    _Answers,
     _run,
     _settings,
-    judge,
+    check_answer,
     load,
 )
 from tests.faults.hostile_server import HostileServer
@@ -133,34 +130,15 @@ CALLS = ["find_product", "list_submissions", "configure_live", "get_job", "job_s
          "cancel_job", "wait", "start_go_live"]
 
 
+def _ingestion_client(base_url: str) -> IngestionClient:
+    return IngestionClient(base_url, StaticToken(CANARY), api_version="2022-07-01",
+                           timeout=(2.0, 10.0))
+
+
 def check_ingestion_answer(tally: Tally, server: HostileServer, case: Mapping[str, Any],
                            category: str) -> None:
-    tally.case(category)
-    server.respond_with(_Answers(case))
-    client = IngestionClient(server.base_url, StaticToken(CANARY), api_version="2022-07-01",
-                             timeout=(2.0, 10.0))
-    outcome: BaseException | None = None
-    began = time.monotonic()
-    try:
-        call_ingestion(str(case["call"]), client)
-    except Exception as exc:
-        outcome = exc
-    finally:
-        client.close()
-    name = f"{case.get('name', '?')} ({case['call']})"
-    if case.get("name") == "generated":
-        name += f" answering {json.dumps(case['answer'])[:400]}"
-    why = judge(str(case.get("expect", "either")), outcome)
-    if why:
-        tally.crash(category, f"{name}: {why}")
-    if outcome is not None:
-        text = str(outcome)
-        if CANARY in text or CANARY in repr(outcome):
-            tally.crash(category, f"{name}: the token is in the error: {text[:300]!r}")
-        if len(text) > MAX_MESSAGE:
-            tally.crash(category, f"{name}: a {len(text)}-character error message")
-    if time.monotonic() - began > 30:
-        tally.crash(category, f"{name}: took {time.monotonic() - began:.0f} s")
+    check_answer(tally, server, case, category, make_client=_ingestion_client,
+                 call=call_ingestion)
 
 
 def corpus_ingestion_answers(tally: Tally) -> None:
