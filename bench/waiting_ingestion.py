@@ -112,7 +112,7 @@ def _job_done(s: requests.Session, base: str, job: str) -> bool:
                 == "completed")
 
 
-def wait_ours(url: str, guid: str, offer: str, clock: Clock, ends: dict[str, float],
+def wait_ours(url: str, guid: str, offer: str, clock: Clock,
               cmap: ClockMap) -> None:
     client = IngestionClient(url, StaticToken(TOKEN), api_version="2022-03-01-preview2",
                              clock=clock)
@@ -128,7 +128,7 @@ def wait_ours(url: str, guid: str, offer: str, clock: Clock, ends: dict[str, flo
         client.close()
 
 
-def wait_cloudpub(url: str, guid: str, offer: str, clock: Clock, ends: dict[str, float],
+def wait_cloudpub(url: str, guid: str, offer: str, clock: Clock,
                   cmap: ClockMap) -> None:
     base = url + BASE
     with _session() as s:
@@ -138,7 +138,7 @@ def wait_cloudpub(url: str, guid: str, offer: str, clock: Clock, ends: dict[str,
         s.get(f"{base}/submission/{guid}", timeout=30)  # "a live submission exists": done
 
 
-def wait_fixed_60(url: str, guid: str, offer: str, clock: Clock, ends: dict[str, float],
+def wait_fixed_60(url: str, guid: str, offer: str, clock: Clock,
                   cmap: ClockMap) -> None:
     base = url + BASE
     with _session() as s:
@@ -149,7 +149,7 @@ def wait_fixed_60(url: str, guid: str, offer: str, clock: Clock, ends: dict[str,
             clock.sleep(60.0)
 
 
-def wait_oracle(url: str, guid: str, offer: str, clock: Clock, ends: dict[str, float],
+def wait_oracle(url: str, guid: str, offer: str, clock: Clock,
                 cmap: ClockMap) -> None:
     from marketplace_emulator.harness import AdminClient
 
@@ -199,7 +199,6 @@ def _run_cell(length: float, scale: float, cfg: IngestionConfig,
         seq0 = emu.request_seq()
         cmap = emu.clock_map()
         clock = ScaledClock(scale)
-        ends: dict[str, float] = {}
         log(f"ingestion: {len(plan)} waiters, {fmt_seconds(length)} go-lives, clock x{scale:g}, "
             f"~{length * 1.1 / scale:.0f} s real")
 
@@ -208,7 +207,7 @@ def _run_cell(length: float, scale: float, cfg: IngestionConfig,
             out = Outcome(waiter, offer)
             time.sleep(start_delay)
             try:
-                RUNNERS[waiter](emu.base_url, guids[offer], offer, clock, ends, cmap)
+                RUNNERS[waiter](emu.base_url, guids[offer], offer, clock, cmap)
                 out.returned_wall = time.time()
             except Exception as exc:
                 out.error = f"{type(exc).__name__}: {exc}"
