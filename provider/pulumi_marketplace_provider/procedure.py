@@ -18,15 +18,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Generic, Protocol, TypeVar
 
+from .pacing import Pacer
+
 __all__ = [
     "Call",
     "Cancelled",
     "Clock",
     "Effect",
+    "Permit",
     "Procedure",
     "ScaledClock",
     "Sleep",
     "SystemClock",
+    "permit",
     "run_async",
     "run_sync",
 ]
@@ -60,8 +64,28 @@ class Sleep:
     critical: bool = False
 
 
-Effect = Call[Any] | Sleep
+@dataclass(frozen=True)
+class Permit:
+    """Wait for the portal origin's pacer to allow one request (see `pacing`).
+
+    Yielded right before a `Call` that sends a request; `critical` as for `Call`.
+    """
+
+    pacer: Pacer
+    priority: int
+    critical: bool = False
+
+
+Effect = Call[Any] | Sleep | Permit
 Procedure = Generator[Effect, Any, R]
+
+
+def permit(source: object, priority: int, *, critical: bool = False) -> Procedure[None]:
+    """Wait for the pacer of the client `source` (its `pacer` attribute); test doubles
+    without one are not paced."""
+    pacer = getattr(source, "pacer", None)
+    if isinstance(pacer, Pacer):
+        yield Permit(pacer, priority, critical)
 
 
 class Cancelled(Exception):
@@ -181,6 +205,10 @@ def run_sync(
         value, error = None, None
         if isinstance(effect, Sleep):
             clock.sleep(effect.seconds, cancel)
+        elif isinstance(effect, Permit):
+            if not effect.pacer.acquire(effect.priority, cancel):
+                proc.close()
+                raise Cancelled("cancelled")
         elif isinstance(effect, Call):
             try:
                 value = effect.fn()
@@ -188,7 +216,7 @@ def run_sync(
                 error = exc
         else:
             proc.close()
-            raise TypeError(f"procedure yielded {effect!r}, not Call or Sleep")
+            raise TypeError(f"procedure yielded {effect!r}, not Call, Sleep or Permit")
 
 
 CANCEL_GRACE_SECONDS = 30.0  # after a Cancel, how long critical steps may still run
@@ -245,7 +273,21 @@ async def run_async(
                 if isinstance(effect, Sleep):
                     await _sleep_shielded(clock, min(effect.seconds, left))
                     continue
-            if isinstance(effect, Sleep):
+                if isinstance(effect, Permit):
+                    await _finish(asyncio.ensure_future(effect.pacer.acquire_async(
+                        effect.priority)))
+                    continue
+            if isinstance(effect, Permit):
+                try:
+                    await effect.pacer.acquire_async(effect.priority)
+                except asyncio.CancelledError as exc:
+                    if not effect.critical:
+                        raise
+                    cancelled = exc  # a critical request still goes out in the grace
+                    grace_until = loop.time() + CANCEL_GRACE_SECONDS
+                    await _finish(asyncio.ensure_future(effect.pacer.acquire_async(
+                        effect.priority)))
+            elif isinstance(effect, Sleep):
                 try:
                     await clock.asleep(effect.seconds)
                 except asyncio.CancelledError as exc:
@@ -271,7 +313,7 @@ async def run_async(
                 except Exception as exc:
                     error = exc
             else:
-                raise TypeError(f"procedure yielded {effect!r}, not Call or Sleep")
+                raise TypeError(f"procedure yielded {effect!r}, not Call, Sleep or Permit")
     except BaseException:
         proc.close()
         raise

@@ -58,9 +58,22 @@ def test_the_spread_follows_the_current_pressure_and_relaxes() -> None:
     gate = ThrottleGate()
     gate.note_429(60.0, 0.0)
     assert gate.snapshot(1.0).spread == 30.0
-    gate.note_429(2.0, 1000.0)  # long after the first gate opened
-    assert gate.snapshot(1000.5).spread == 1.0
+    gate.note_429(3.0, 1000.0)  # long after the first gate opened
+    assert gate.snapshot(1000.5).spread == 1.5
     # While a gate is still closed, a shorter refusal does not shrink the spread it set.
     gate.note_429(60.0, 2000.0)
-    gate.note_429(2.0, 2001.0)
+    gate.note_429(3.0, 2001.0)
     assert gate.snapshot(2001.5).spread == 30.0
+
+
+def test_a_short_or_missing_retry_after_leaves_the_gate_open_for_the_pacer() -> None:
+    """A 429 with `Retry-After: 1` (or none) asks the refused request to wait; closing the gate
+    for the whole process would leave the quota unused while the pacer already slows it."""
+    gate = ThrottleGate()
+    gate.note_429(1.0, 100.0)
+    gate.note_429(None, 100.5)
+    gate.note_429(2.0, 101.0)
+    view = gate.snapshot(101.0)
+    assert view.not_before == -math.inf and view.penalty > 1.0 and gate.refusals == 3
+    gate.note_429(2.5, 101.0)
+    assert gate.snapshot(101.0).not_before == 103.5

@@ -47,6 +47,7 @@ class PartnerPortalBackend:
             clock=clock,
             deadline=deadline,
             what=f"reading {publisher_id}/{offer_id} status",
+            source=self.client,
         )
 
     def read_operation(
@@ -58,6 +59,7 @@ class PartnerPortalBackend:
             clock=clock,
             deadline=deadline,
             what=f"reading go-live {ref.operation_id}",
+            source=self.client,
         )
         return op
 

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TypeVar
 
-from ..procedure import Call, Clock, Procedure, Sleep, SystemClock
+from ..pacing import Priority
+from ..procedure import Call, Clock, Procedure, Sleep, SystemClock, permit
 from .client import PortalClient
 from .errors import (
     BadRequest,
@@ -185,18 +186,28 @@ class RetryBudget:
     """Backoff for the few list/POST/read calls around a go-live, inside the deadline."""
 
     def __init__(self, clock: Clock, deadline: float | None, schedule: PollSchedule,
-                 throttle: ThrottleGate) -> None:
+                 throttle: ThrottleGate, source: object = None) -> None:
+        """`source`: the client whose origin's pacer spaces these requests (see `pacing`)."""
         self.clock, self.deadline = clock, deadline
         self.schedule, self.throttle = schedule, throttle
+        self.source = source
         self.state = PollState.start(clock.now(), deadline=deadline, seed=random.getrandbits(32))
 
     def failed(self, exc: PortalError, *, critical: bool = False) -> Procedure[None]:
-        """Record a transient failure and sleep before the next try; re-raise past the deadline."""
+        """Record a transient failure and sleep before the next try; re-raise past the deadline.
+
+        A 429 is not this call's failure but the process's rate: the origin's pacer slows every
+        request down, so the refused one only waits out its `Retry-After` (no backoff of its own).
+        """
         now = self.clock.now()
         retry_after = getattr(exc, "retry_after", None)
         if isinstance(exc, Throttled):
             self.throttle.note_429(retry_after, now)
-        self.state = self.state.failed(now, retry_after).with_gate(self.throttle.snapshot(now))
+            self.state = self.state.refused(now, retry_after).with_gate(
+                self.throttle.snapshot(now))
+        else:
+            self.state = self.state.failed(now, retry_after).with_gate(
+                self.throttle.snapshot(now))
         delay = self.schedule.next_delay(self.state, now)
         if retry_after is not None:
             delay = max(delay, float(retry_after))
@@ -230,18 +241,22 @@ def call_retrying(
     throttle: ThrottleGate = GLOBAL_THROTTLE,
     schedule: PollSchedule | None = None,
     what: str = "request",
+    source: object = None,
 ) -> Procedure[T]:
     """One idempotent portal call, retried on transient errors (5xx, 429, timeouts, resets)
-    with backoff and `Retry-After` until `deadline`; other errors are raised at once."""
-    retry = RetryBudget(clock, deadline, schedule or PollSchedule(), throttle)
+    with backoff and `Retry-After` until `deadline`; other errors are raised at once.
+    `source`: the client (its origin's pacer spaces the call)."""
+    retry = RetryBudget(clock, deadline, schedule or PollSchedule(), throttle, source)
     return (yield from retrying(fn, retry, what))
 
 
 def retrying(fn: Callable[[], T], retry: RetryBudget, what: str, *, critical: bool = False
               ) -> Procedure[T]:
     """`critical`: part of finding out whether a go-live POST started (see `procedure.Call`)."""
+    priority = Priority.GO_LIVE if critical else Priority.START
     while True:
         yield from retry.gate(what, critical=critical)
+        yield from permit(retry.source, priority, critical=critical)
         try:
             result: T = yield Call(fn, critical=critical)
             return result
@@ -326,7 +341,7 @@ def start_go_live(
     validate_identifier("publisherId", pub)
     validate_identifier("offerId", offer)
     sched = schedule or PollSchedule()
-    retry = RetryBudget(clock, deadline, sched, throttle)
+    retry = RetryBudget(clock, deadline, sched, throttle, client)
 
     subs = yield from _list(client, pub, offer, retry)
     running = _go_live_in_flight(subs)
@@ -382,6 +397,7 @@ def _post_once(client: PortalClient, pub: str, offer: str, known: set[str], cloc
     """POST go-live; again only after a certain refusal; a lost answer is reconciled."""
     while True:
         yield from retry.gate("go-live POST")
+        yield from permit(client, Priority.GO_LIVE)
         if on_submit is not None:
             on_submit()
         posted_at = clock.wall()
@@ -490,7 +506,7 @@ def find_latest_go_live(client: PortalClient, pub: str, offer: str, *,
     validate_identifier("publisherId", pub)
     validate_identifier("offerId", offer)
     clk = clock or SystemClock()
-    retry = RetryBudget(clk, deadline, PollSchedule(), throttle)
+    retry = RetryBudget(clk, deadline, PollSchedule(), throttle, client)
     subs = yield from _list(client, pub, offer, retry)
     latest = _latest([s for s in subs if s.is_go_live])
     return client.operation_ref(pub, offer, latest.id) if latest is not None else None
@@ -503,7 +519,7 @@ def find_go_live_in_flight(client: PortalClient, pub: str, offer: str, *,
     """A go-live of the offer that may still be running (see `start_go_live`); None if none."""
     validate_identifier("publisherId", pub)
     validate_identifier("offerId", offer)
-    retry = RetryBudget(clock or SystemClock(), deadline, PollSchedule(), throttle)
+    retry = RetryBudget(clock or SystemClock(), deadline, PollSchedule(), throttle, client)
     subs = yield from _list(client, pub, offer, retry)
     running = _go_live_in_flight(subs)
     return client.operation_ref(pub, offer, running.id) if running is not None else None
@@ -521,7 +537,7 @@ def find_go_live_since(client: PortalClient, pub: str, offer: str, since: dateti
     that belongs to an earlier intent. None when there is none (it did not start, yet)."""
     validate_identifier("publisherId", pub)
     validate_identifier("offerId", offer)
-    retry = RetryBudget(clock or SystemClock(), deadline, PollSchedule(), throttle)
+    retry = RetryBudget(clock or SystemClock(), deadline, PollSchedule(), throttle, client)
     subs = yield from _list(client, pub, offer, retry)
     found = _go_live_in_flight(subs)
     if found is None and since is not None:
@@ -566,7 +582,7 @@ def cancel_go_live(
     validate_identifier("offerId", offer)
     clk = clock or SystemClock()
     sched = schedule or PollSchedule()
-    retry = RetryBudget(clk, deadline, sched, throttle)
+    retry = RetryBudget(clk, deadline, sched, throttle, client)
     op: Operation
     op, _ = yield from retrying(lambda: client.get_operation(ref), retry,
                                  f"reading go-live {ref.operation_id}")

@@ -27,6 +27,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from .. import __version__
+from ..pacing import Pacer, pacer_for
 from ..procedure import Clock
 from .credentials import TokenProvider
 from .errors import (
@@ -146,6 +147,8 @@ class ApiClient:
         if not api_version or any(c in api_version for c in "&#?/ "):
             raise ValueError(f"api version {api_version!r} is not usable")
         self.origin: Origin = origin
+        # Every client of this origin in the process shares its quota, so its pacer too.
+        self.pacer: Pacer = pacer_for(origin.url)
         self.endpoint = origin.url
         self.api_version = api_version
         self.timeout = timeout
@@ -304,6 +307,7 @@ class ApiClient:
                     kind="other", transient=False, method=method, url=url,
                 ) from None
             log.debug("%s %s -> %s", method, url, resp.status_code)
+            self.pacer.observe(refused=resp.status_code == 429)
             if resp.status_code == 401 and attempt == 0 and getattr(
                 self._tokens, "refreshable", True
             ):

@@ -146,6 +146,7 @@ class PollState:
     step_since: float | None = None
     samples: tuple[tuple[float, float], ...] = ()
     frame: TimeFrame | None = None
+    refused_last: bool = False  # the last poll was refused (429): send it again when allowed
 
     @classmethod
     def start(cls, now: float, *, deadline: float | None = None, seed: int = 0) -> PollState:
@@ -159,8 +160,15 @@ class PollState:
         return replace(self, last_at=now, retry_after=retry_after)
 
     def failed(self, now: float, retry_after: float | None = None) -> PollState:
-        """A poll that got no usable answer (transient error or 429)."""
-        return replace(self, errors=self.errors + 1, last_at=now, retry_after=retry_after)
+        """A poll that got no usable answer (a transient error): back off."""
+        return replace(self, errors=self.errors + 1, last_at=now, retry_after=retry_after,
+                       refused_last=False)
+
+    def refused(self, now: float, retry_after: float | None = None) -> PollState:
+        """A poll refused with 429. Not this wait's failure but the process's rate: the origin's
+        pacer slows every request, so this one only waits out `Retry-After`, then goes again
+        (no backoff of its own, no change to what the schedule planned)."""
+        return replace(self, last_at=now, retry_after=retry_after, refused_last=True)
 
     def observe(self, operation: Operation, now: float, retry_after: float | None = None
                 ) -> PollState:
@@ -177,7 +185,7 @@ class PollState:
         if step is None or not step.status.is_active:
             percent = None  # a step not yet running says nothing about a rate
         base = replace(self, polls=self.polls + 1, errors=0, last_at=now, last_seen_at=now,
-                       retry_after=retry_after)
+                       retry_after=retry_after, refused_last=False)
         sample = ((now, percent),) if percent is not None else ()
         if key != self.step_key:
             active = step is not None and step.status.is_active
@@ -313,11 +321,15 @@ class PollSchedule:
             return clamp(width / 3.0, self.tight, self.cap)
         return clamp((now - est.hi) / 2.0, self.tight, self.cap)
 
+    def aimed(self, state: PollState) -> bool:
+        """Whether the next poll aims at an expected end (it goes first under the quota)."""
+        return self._aimed(state)
+
     def next_delay(self, state: PollState, now: float) -> float:
         """Seconds to sleep before the next poll: >= 0, never before `earliest`, never past the
         deadline (when `earliest` is past the deadline, the delay ends at the deadline and
         `may_poll` is false there)."""
-        planned = self._planned(state, now)
+        planned = 0.0 if state.refused_last else self._planned(state, now)
         if state.errors == 0 and state.gate.penalty > 1.0 and not self._aimed(state):
             # After a 429, blind polls thin out; by at most one cap, so a wait is never
             # parked for minutes on a quota that has long recovered. A poll aimed at the

@@ -1,8 +1,11 @@
 """A process-wide throttle gate: one 429 slows every waiter in the process, not just its own.
 
-All waiters share one Partner Portal quota, so when any request is refused with 429 every
-poll in the process waits until the server's `Retry-After` has passed (spread out a little so
-they do not all return at once) and polls less often for a while afterwards.
+All waiters share one portal quota. Every 429 makes blind polls less frequent for a while
+(the penalty). A long `Retry-After` (over `pace_only_up_to`, 2 s) closes the gate: no request
+of the process goes before it has passed (spread out a little so they do not all return at
+once). A short one, or none, asks only the refused request to wait: the origin's pacer
+(`pacing`) already slows every request to the rate the portal accepts, and stopping the whole
+process for a rounding of a sub-second wait would leave that quota unused.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ class ThrottleGate:
         max_penalty: float = 8.0,
         penalty_window: float = 120.0,
         max_spread: float = 30.0,
+        pace_only_up_to: float = 2.0,
     ) -> None:
         self.default_retry_after = default_retry_after
         self.min_retry_after = min_retry_after
@@ -47,6 +51,7 @@ class ThrottleGate:
         self.max_penalty = max_penalty
         self.penalty_window = penalty_window
         self.max_spread = max_spread
+        self.pace_only_up_to = pace_only_up_to
         self._lock = threading.Lock()
         self._not_before = -math.inf
         self._penalty = 1.0
@@ -63,15 +68,17 @@ class ThrottleGate:
         )
         with self._lock:
             self.refusals += 1
+            active = now < self._penalty_until
+            self._penalty = min(self.max_penalty, self._penalty * 2 if active else 2.0)
+            self._penalty_until = max(self._penalty_until, now + max(self.penalty_window, 4 * wait))
+            if retry_after is None or retry_after <= self.pace_only_up_to:
+                return  # the refused request waits; the pacer slows the others
             if now >= self._not_before:
                 # The last gate had opened: the spread follows this refusal, not the worst
                 # one ever seen (a 60 s Retry-After once must not add 30 s to every later one).
                 self._spread = 0.0
             self._not_before = max(self._not_before, now + wait)
             self._spread = min(self.max_spread, max(self._spread, wait / 2))
-            active = now < self._penalty_until
-            self._penalty = min(self.max_penalty, self._penalty * 2 if active else 2.0)
-            self._penalty_until = max(self._penalty_until, now + max(self.penalty_window, 4 * wait))
 
     def not_before(self) -> float:
         """No request should be sent before this time (the caller's clock)."""

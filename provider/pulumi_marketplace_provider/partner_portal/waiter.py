@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..procedure import Call, Clock, Procedure, Sleep
+from ..pacing import Priority
+from ..procedure import Call, Clock, Procedure, Sleep, permit
 from .errors import (
     NotFound,
     OperationCanceled,
@@ -197,13 +198,15 @@ def poll_operation(
             polled_since = state.last_at is not None and state.last_at >= deadline
             if polled_since or not sched.may_poll(state, now):
                 raise timed_out()
+        # Under the portal's quota, a poll at the expected end goes before blind ones.
+        yield from permit(client, Priority.AIMED if sched.aimed(state) else Priority.BLIND)
         try:
             op, retry_after = yield Call(lambda: client.get_operation(ref))
         except Throttled as exc:
             now = clock.now()
             throttle.note_429(exc.retry_after, now)
             last_error = exc
-            state = state.failed(now, exc.retry_after)
+            state = state.refused(now, exc.retry_after)
             log.info("%s %s: throttled (429), retry after %s", what, ref.operation_id,
                      exc.retry_after)
             _report(on_progress, _retry_progress(ref, last_op, now - start, exc, what))

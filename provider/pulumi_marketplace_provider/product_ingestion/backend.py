@@ -43,7 +43,7 @@ class ProductIngestionBackend:
         return f"ProductIngestionBackend({self.client!r})"
 
     def _retry(self, clock: Clock, deadline: float | None) -> RetryBudget:
-        return RetryBudget(clock, deadline, self.schedule, GLOBAL_THROTTLE)
+        return RetryBudget(clock, deadline, self.schedule, GLOBAL_THROTTLE, self.client)
 
     def _product(self, publisher_id: str, offer_id: str, clock: Clock,
                  deadline: float | None) -> Procedure[Product]:

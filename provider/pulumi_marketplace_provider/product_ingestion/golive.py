@@ -23,6 +23,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..pacing import Priority
 from ..partner_portal.errors import (
     BadRequest,
     Conflict,
@@ -47,7 +48,7 @@ from ..partner_portal.pointers import OperationRef
 from ..partner_portal.schedule import PollSchedule
 from ..partner_portal.throttle import GLOBAL_THROTTLE, ThrottleGate
 from ..partner_portal.waiter import Progress, describe_failure, poll_operation
-from ..procedure import Call, Clock, Procedure, Sleep
+from ..procedure import Call, Clock, Procedure, Sleep, permit
 from .client import IngestionClient
 from .models import JOB_ID, SUBMISSION_ID, IngestionSubmission, Job, Product
 
@@ -233,6 +234,7 @@ class GoLiveReader:
 
     def __init__(self, client: IngestionClient, product: Product) -> None:
         self.client, self.product = client, product
+        self.pacer = getattr(client, "pacer", None)  # its reads share the client's quota
         self._pushed: dict[str, str] = {}  # job id -> the submission it pushed (once known)
         # Jobs that succeeded: their status cannot change, so only the submission is read.
         self._done: dict[str, Job] = {}
@@ -364,7 +366,7 @@ def start_go_live(
     throttle: ThrottleGate = GLOBAL_THROTTLE,
 ) -> Procedure[GoLiveStart]:
     """Start (or attach to) exactly one go-live of `product`; see the module doc."""
-    retry = RetryBudget(clock, deadline, schedule, throttle)
+    retry = RetryBudget(clock, deadline, schedule, throttle, client)
     started = clock.now()
     delay = schedule.initial
     while True:
@@ -426,6 +428,7 @@ def _post_once(client: IngestionClient, product: Product, preview: IngestionSubm
     """POST configure; again only after a certain refusal; a lost answer is reconciled."""
     while True:
         yield from retry.gate("go-live configure request", critical=True)
+        yield from permit(client, Priority.GO_LIVE, critical=True)
         if on_submit is not None:
             on_submit()
         posted_at = clock.wall()
@@ -563,7 +566,7 @@ def cancel_go_live(
     throttle: ThrottleGate = GLOBAL_THROTTLE,
 ) -> Procedure[CancelOutcome]:
     """Cancel the go-live's configure job while it can be; then wait for the go-live to end."""
-    retry = RetryBudget(clock, deadline, schedule, throttle)
+    retry = RetryBudget(clock, deadline, schedule, throttle, client)
     op: Operation
     op, _ = yield from retrying(lambda: reader.get_operation(ref), retry,
                                 f"reading go-live {ref.operation_id}")
