@@ -42,8 +42,8 @@ def _parser() -> argparse.ArgumentParser:
         ),
         epilog=(
             f"scenarios:\n{scenarios}\n\n"
-            "The full run takes about 10 minutes on a 2-core machine (runs are capped so it\n"
-            "stays under ~12); --quick under 2.\n"
+            "The full run takes about 11.5 minutes on a 2-core machine (runs are capped so it\n"
+            "stays under ~14); --quick under 2.5.\n"
             "Results: bench/results/latest.{json,md} (full run), quick.{json,md} (--quick);\n"
             "with --only the file names get the scenario names appended."
         ),
