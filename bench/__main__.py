@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from bench import concurrency, overhead, real_cli, waiting, waiting_ingestion
+from bench import requests as requests_scenario
 from bench.common import REPO, Table, fmt_bytes, fmt_seconds, log, machine, median
 
-SCENARIOS = ("waiting", "ingestion", "concurrency", "overhead", "realcli")
+SCENARIOS = ("waiting", "ingestion", "concurrency", "overhead", "realcli", "requests")
 DESCRIPTIONS = {
     "waiting": "our waiter vs azure-core LROPoller, fixed 30 s / 5 s loops and an oracle",
     "ingestion": "waiting on a Product Ingestion go-live (job, then live submission) vs "
@@ -24,6 +25,8 @@ DESCRIPTIONS = {
     "concurrency": "N offers going live at once through the dynamic host and the plugin",
     "overhead": "per-resource RPC latency, plugin start-up, pickled provider size",
     "realcli": "20 offers in one `pulumi up` of the real CLI (built by tools/pulumi-cli)",
+    "requests": "requests per go-live by kind, per API (Partner Portal, Product Ingestion) and "
+                "situation (fresh, attach, adopt, lost answer, refresh)",
 }
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -39,8 +42,8 @@ def _parser() -> argparse.ArgumentParser:
         ),
         epilog=(
             f"scenarios:\n{scenarios}\n\n"
-            "The full run takes about 10 minutes on a 2-core machine (runs are capped so it\n"
-            "stays under ~12); --quick under 2.\n"
+            "The full run takes about 11.5 minutes on a 2-core machine (runs are capped so it\n"
+            "stays under ~14); --quick under 2.5.\n"
             "Results: bench/results/latest.{json,md} (full run), quick.{json,md} (--quick);\n"
             "with --only the file names get the scenario names appended."
         ),
@@ -191,6 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "overhead": lambda: overhead.run(
             overhead.QUICK if args.quick else overhead.OverheadConfig()),
         "realcli": lambda: real_cli.run(real_cli.QUICK if args.quick else real_cli.RealCliConfig()),
+        "requests": lambda: requests_scenario.run(
+            requests_scenario.QUICK if args.quick else requests_scenario.RequestsConfig()),
     }
     command = "python -m bench " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
     started = time.time()
