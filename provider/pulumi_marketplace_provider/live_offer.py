@@ -597,8 +597,8 @@ def _go_live(ctx: RunContext, inputs: LiveOfferInputs) -> Procedure[dict[str, An
     submitted = _iso(start.submitted_at)
     ref = start.ref
     if start.already_live:
-        operation = None
-        if ref is not None:
+        operation = start.operation  # the backend's reads may already show it
+        if operation is None and ref is not None:
             operation = yield from _read_operation(
                 ctx, inputs.publisher_id, inputs.offer_id, ref, deadline
             )

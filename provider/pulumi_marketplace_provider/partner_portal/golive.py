@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import TypeVar
 
@@ -60,6 +60,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SIGNOFF_STEP = "publisher-signoff"
+FIRST_LOOK_AFTER_POST = 2.0  # seconds; a go-live is not over sooner
 RECONCILE_FIRST_DELAY = 1.0
 RECONCILE_MAX_DELAY = 30.0
 UNBOUNDED_RECONCILE = 3600.0  # a POST answer lost with no deadline given: list for an hour
@@ -93,6 +94,8 @@ class GoLiveStart:
     submitted_at: datetime
     posted: bool = False
     finished_at: datetime | None = None  # when the listing shows it already ended
+    submission_id: str | None = None  # what a posted go-live pushes live, when the POST named it
+    operation: Operation | None = None  # the go-live as the reads already showed it, if they did
 
 
 @dataclass(frozen=True)
@@ -180,6 +183,18 @@ def _is_live(subs: list[Submission], status: OfferStatus) -> tuple[bool, Submiss
     ):
         return True, None
     return False, None
+
+
+def _publish_waits(subs: list[Submission]) -> bool:
+    """The listing alone says a go-live is due: a publish succeeded after the offer's latest
+    go-live that succeeded. (`_is_live` answers "not live" then whatever the status says.)"""
+    latest_live = _latest(
+        [s for s in subs if s.is_go_live and s.state == OperationStatus.SUCCEEDED]
+    )
+    return latest_live is not None and any(
+        s.is_publish and s.state == OperationStatus.SUCCEEDED and _newer(s, latest_live)
+        for s in subs
+    )
 
 
 class RetryBudget:
@@ -290,7 +305,11 @@ def _ended_at(sub: Submission | None) -> datetime | None:
 
 def _attach(client: PortalClient, pub: str, offer: str, sub: Submission, clock: Clock,
             *, posted: bool = False) -> GoLiveStart:
-    return GoLiveStart(client.operation_ref(pub, offer, sub.id), attached=not posted,
+    ref = client.operation_ref(pub, offer, sub.id)
+    if not sub.state.is_terminal:
+        # The listing just showed it running: the first poll need not follow at once.
+        ref = replace(ref, retry_after=FIRST_LOOK_AFTER_POST)
+    return GoLiveStart(ref, attached=not posted,
                        already_live=False, submitted_at=_submitted_at(sub, clock), posted=posted,
                        finished_at=_ended_at(sub))
 
@@ -375,10 +394,14 @@ def start_go_live(
         blocking = _blocking_publish(subs)
         if blocking is not None:
             raise (yield from _publish_failed(client, pub, offer, blocking, retry))
-        status: OfferStatus = yield from retrying(
-            lambda: client.offer_status(pub, offer), retry, f"reading {pub}/{offer} status"
-        )
-        live, latest_live = _is_live(subs, status)
+        live = False
+        if not _publish_waits(subs):
+            # Only the offer's status can tell (e.g. a first go-live, or live since before the
+            # listed history): one more read.
+            status: OfferStatus = yield from retrying(
+                lambda: client.offer_status(pub, offer), retry, f"reading {pub}/{offer} status"
+            )
+            live, latest_live = _is_live(subs, status)
         if live:
             log.info("%s/%s is already live with nothing waiting at sign-off", pub, offer)
             live_ref = client.operation_ref(pub, offer, latest_live.id) if latest_live else None
@@ -406,6 +429,9 @@ def _post_once(client: PortalClient, pub: str, offer: str, known: set[str], cloc
             log.info("%s/%s: go-live %s started", pub, offer, ref.operation_id)
             if is_composite_id(ref.operation_id):
                 ref = yield from _listed_id(client, pub, offer, known, retry, ref)
+            if ref.retry_after is None:
+                # Nothing to learn in its first seconds: the first poll waits a little.
+                ref = replace(ref, retry_after=FIRST_LOOK_AFTER_POST)
             return GoLiveStart(ref, attached=False, already_live=False, submitted_at=posted_at,
                                posted=True)
         except Conflict as exc:

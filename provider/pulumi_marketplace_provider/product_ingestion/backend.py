@@ -124,10 +124,14 @@ class ProductIngestionBackend:
         on_submit: Callable[[], None] | None,
     ) -> Procedure[GoLiveStart]:
         product = yield from self._product(publisher_id, offer_id, clock, deadline)
-        return (yield from golive.start_go_live(
+        start: GoLiveStart = yield from golive.start_go_live(
             self.client, product, clock=clock, deadline=deadline, on_progress=on_progress,
             on_submit=on_submit, schedule=self.schedule,
-        ))
+        )
+        if start.posted and start.ref is not None and start.submission_id is not None:
+            # Our configure request named what it pushes: no need to ask the job's detail.
+            self._reader(product).pushes(start.ref.operation_id, start.submission_id)
+        return start
 
     def find_latest_go_live(
         self, publisher_id: str, offer_id: str, *, clock: Clock, deadline: float

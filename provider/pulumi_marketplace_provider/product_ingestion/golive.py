@@ -20,6 +20,7 @@ import logging
 import random
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -311,6 +312,11 @@ class GoLiveReader:
                 entry = newer  # replaced by a later go-live: live from that one
         return go_live_operation(self.product, job, entry, sub_id=pushed), retry_after
 
+    def pushes(self, job_id: str, submission_id: str) -> None:
+        """Our configure job `job_id` pushes `submission_id` live (the request named it)."""
+        with self._lock:
+            self._pushed[job_id] = submission_id
+
     def _pushed_submission(self, job: Job) -> str | None:
         """The submission a completed job pushed (`GET configure/<jobId>`), cached."""
         with self._lock:
@@ -375,7 +381,9 @@ def start_go_live(
         if flying is not None:
             log.info("%s: live submission %s is in flight; attaching", product.durable_id,
                      flying.id)
-            return GoLiveStart(client.submission_ref(flying.id), attached=True,
+            # The listing just read it: the first poll waits the schedule's first interval.
+            ref = replace(client.submission_ref(flying.id), retry_after=schedule.initial)
+            return GoLiveStart(ref, attached=True,
                                already_live=False, submitted_at=flying.created or clock.wall())
         preview = _latest(subs, "preview")
         if preview is None:
@@ -415,7 +423,8 @@ def start_go_live(
         log.info("%s: preview %s is already live; nothing to send", product.durable_id,
                  preview.id)
         return GoLiveStart(client.submission_ref(preview.id), attached=False, already_live=True,
-                           submitted_at=preview.created or clock.wall())
+                           submitted_at=preview.created or clock.wall(),
+                           operation=go_live_operation(product, None, live[-1]))
     before = {s.id: (s.status, s.result) for s in subs if s.target == "live"}
     return (yield from _post_once(client, product, preview, before, clock, retry, on_progress,
                                   on_submit))
@@ -426,6 +435,7 @@ def _post_once(client: IngestionClient, product: Product, preview: IngestionSubm
                retry: RetryBudget, on_progress: Callable[[Progress], None] | None,
                on_submit: Callable[[], None] | None) -> Procedure[GoLiveStart]:
     """POST configure; again only after a certain refusal; a lost answer is reconciled."""
+    first_look = retry.schedule.initial
     while True:
         yield from retry.gate("go-live configure request", critical=True)
         yield from permit(client, Priority.GO_LIVE, critical=True)
@@ -437,8 +447,13 @@ def _post_once(client: IngestionClient, product: Product, preview: IngestionSubm
                                   critical=True)
             log.info("%s: go-live job %s started for %s", product.durable_id, job.job_id,
                      preview.id)
-            return GoLiveStart(client.job_ref(job.job_id), attached=False, already_live=False,
-                               submitted_at=posted_at, posted=True)
+            # The 202 is the job's first status: the first poll waits (the answer's
+            # Retry-After, else the schedule's first interval). The job pushes the preview it
+            # names: the same submission stands for preview and live.
+            ref = replace(client.job_ref(job.job_id),
+                          retry_after=first_look)
+            return GoLiveStart(ref, attached=False, already_live=False, submitted_at=posted_at,
+                               posted=True, submission_id=preview.id)
         except Conflict as exc:
             # Refused outright (the documented way is a failed job, but a 409 may come): a
             # go-live of this offer already running is the one to follow; else nothing started.
