@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..pacing import Priority
+from ..pacing import Pacer, Priority
 from ..procedure import Call, Clock, Procedure, Sleep, permit
 from .errors import (
     NotFound,
@@ -199,6 +199,7 @@ def poll_operation(
             if polled_since or not sched.may_poll(state, now):
                 raise timed_out()
         # Under the portal's quota, a poll at the expected end goes before blind ones.
+        _report_pacing(on_progress, client, ref, last_op, now - start, what)
         yield from permit(client, Priority.AIMED if sched.aimed(state) else Priority.BLIND)
         try:
             op, retry_after = yield Call(lambda: client.get_operation(ref))
@@ -247,6 +248,27 @@ def poll_operation(
                                   operation=op, operation_id=ref.operation_id, ref=ref)
         if deadline is not None and now >= deadline:
             raise timed_out()
+
+
+def _report_pacing(on_progress: Callable[[Progress], None] | None, client: object,
+                   ref: OperationRef, last: Operation | None, elapsed: float, what: str) -> None:
+    """Say so when this poll will queue for the portal's quota (the process is paced)."""
+    pacer = getattr(client, "pacer", None)
+    if on_progress is None or not isinstance(pacer, Pacer):
+        return
+    view = pacer.view()
+    if view.rate is None or not view.waiting:
+        return
+    step = last.current_step if last is not None else None
+    _report(on_progress, Progress(
+        operation_id=ref.operation_id,
+        status=last.status.value if last is not None else "unknown",
+        step_name=step.name if step is not None else None,
+        percent=last.progress(_kind(what)) if last is not None else None,
+        elapsed=elapsed,
+        message=f"the portal is throttling: {view.waiting} requests of this process wait for "
+                f"its quota (sending {view.rate:.1f}/s)",
+    ))
 
 
 def _retry_progress(ref: OperationRef, last: Operation | None, elapsed: float,
