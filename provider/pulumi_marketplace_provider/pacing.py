@@ -113,7 +113,12 @@ class Pacer:
             self._trim(now)
             measured = len(self._accepted) / self.window
             base = measured if self._rate is None else min(self._rate, measured)
-            self._ceiling = self._rate if self._rate is not None else max(measured, self.min_rate)
+            # Climb back fast to where the last limit was: the rate before this cut, else what
+            # got through; nothing got through (a storm): no limit known, climb until a 429.
+            if self._rate is not None:
+                self._ceiling = self._rate
+            else:
+                self._ceiling = measured if measured > 0 else math.inf
             self._rate = max(self.min_rate, self.cut_factor * base)
             self._last_cut = self._last_probe = now
             self._cond.notify_all()

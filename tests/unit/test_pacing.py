@@ -87,12 +87,22 @@ def test_it_probes_up_while_requests_wait_and_no_429_comes() -> None:
     clock.t += pacer.probe_every
     pacer._probe(clock.t)
     assert pacer.view().rate == rate0 * pacer.probe_factor
-    # After a storm (rate far below where it was), it climbs back fast.
+    # After a storm that let nothing through, it climbs back fast: doubling each quiet second
+    # until it meets the portal's limit again, then a little at a time.
     storm = limited(0, clock)
-    storm._ceiling = 40.0
+    rates = []
+    for _ in range(8):
+        clock.t += storm.probe_every
+        storm._probe(clock.t)
+        rates.append(storm.view().rate)
+    assert rates[-1] == storm.min_rate * 2 ** 8
+    storm.observe(refused=True)
+    cut = storm.view().rate
+    assert cut is not None and cut < rates[-1]
     clock.t += storm.probe_every
     storm._probe(clock.t)
-    assert storm.view().rate == 2 * storm.min_rate
+    assert storm.view().rate == 2 * cut  # still far below the rate it was refused at
+    assert rates[-1] == storm._ceiling
 
 
 def test_waiting_requests_go_most_urgent_first() -> None:
