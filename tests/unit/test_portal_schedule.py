@@ -239,3 +239,53 @@ def test_waiters_released_by_the_gate_are_spread_over_its_spread() -> None:
         opens.append(SCHED.next_delay(gated, 1.0) + 1.0)
     assert min(opens) >= 30.0
     assert max(opens) - min(opens) >= 5.0, f"no spread at the gate: {opens}"
+
+
+def test_readings_with_long_round_trips_fit_when_their_round_trip_is_known() -> None:
+    """A step running 1000 s -> 2200 s (12 s per percent), read 0.5-5 s before each answer
+    arrived (a loaded link, or a scaled clock): stamped on arrival, the fit with READING_SKEW
+    puts the end too early; with each reading's round trip it brackets the true end."""
+    reads = [1010.0, 1020.0, 1030.0, 1040.0, 1050.0, 1060.0]
+    lags = [5.0, 0.5, 4.0, 0.5, 5.0, 0.5]
+    samples = tuple((s + lag, float(math.floor((s - 1000.0) / 12.0)))
+                    for s, lag in zip(reads, lags, strict=True))
+    wrong = fit_linear_progress(samples, 995.0, skew=1.0)
+    assert wrong is None or not wrong.lo <= 2200.0 <= wrong.hi
+    est = fit_linear_progress(samples, 995.0, spans=tuple(lags))
+    assert est is not None and est.lo <= 2200.0 <= est.hi
+
+
+def test_one_reading_no_line_explains_does_not_leave_the_step_to_blind_backoff() -> None:
+    """The first reading of a step came back wrong (stamped 20 s late): the later readings
+    alone still predict the end, and the schedule aims at it rather than backing off."""
+    samples = ((40.0, 0.0), *((float(t), float((t - 10) // 12)) for t in range(60, 400, 20)))
+    state = PollState(started=0.0, step_since=5.0, samples=samples, polls=len(samples),
+                      last_at=samples[-1][0], last_seen_at=samples[-1][0],
+                      step_key="0:live:inProgress")
+    assert fit_linear_progress(samples, 5.0, skew=1.0) is None
+    est = state.estimate()
+    assert est is not None and est.lo <= 1210.0 <= est.hi
+    assert SCHED.next_delay(state, samples[-1][0]) > SCHED.cap  # a long aimed sleep
+
+
+@given(length=st.floats(min_value=120, max_value=20000),
+       lags=st.lists(st.floats(min_value=0.0, max_value=8.0), min_size=40, max_size=40),
+       seed=st.integers(min_value=0, max_value=2**16))
+@settings(max_examples=40, deadline=None)
+def test_late_answers_never_lose_the_end(length: float, lags: list[float], seed: int) -> None:
+    """Each answer arrives up to 8 s after the server read it (sent_at says when it left):
+    the end is still seen within the cap, in fewer polls than a 30 s loop would make."""
+    steps = [("a", length / 3), ("b", 2 * length / 3)]
+    state, now, polls, lag = PollState.start(0.0, seed=seed), 0.0, 0, iter(itertools.cycle(lags))
+    while True:
+        now += SCHED.next_delay(state, now)
+        sent = now
+        op = emulated_op(now, steps)  # the server reads at `sent`
+        now += next(lag)
+        state = state.observe(op, now, sent_at=sent)
+        polls += 1
+        if op.is_terminal:
+            break
+        assert polls < 10_000
+    assert now - length <= SCHED.cap + 8.0 + 1e-6
+    assert polls <= 30 + length / 30

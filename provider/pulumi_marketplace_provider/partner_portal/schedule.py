@@ -19,6 +19,7 @@ thinned by the gate's penalty (by at most one `cap`).
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from dataclasses import dataclass, field, replace
@@ -72,6 +73,7 @@ def fit_linear_progress(
     samples: tuple[tuple[float, float], ...],
     start_after: float | None = None,
     skew: float = 0.0,
+    spans: tuple[float, ...] | None = None,
 ) -> Estimate | None:
     """Bounds on the end of a step whose whole-number progress grows linearly with time.
 
@@ -84,24 +86,30 @@ def fit_linear_progress(
 
     `skew` allows each reading to have been taken up to that many seconds before its time
     stamp (a sample is stamped when the answer arrives; the server read its progress earlier,
-    by a queueing delay that varies from request to request).
+    by a queueing delay that varies from request to request). `spans[i]`, when given, is the
+    round trip of reading i (sent to answered): the server read it somewhere in that window,
+    so it widens that reading's allowance by as much.
     """
     if not samples:
         return None
     t_last, p_last = samples[-1]
     if p_last >= 100.0:
         return Estimate(lo=t_last, hi=t_last)
+    # Reading i was taken at some s_i in [t_i - w_i, t_i].
+    w = tuple(skew + (spans[i] if spans is not None and i < len(spans) else 0.0)
+              for i in range(len(samples)))
     r_lo, r_hi = 0.0, math.inf  # percent per second
     for i, (ti, pi) in enumerate(samples):
         if start_after is not None and ti > start_after:
             r_lo = max(r_lo, pi / (ti - start_after))
-        for tj, pj in samples[i + 1:]:
+        for j in range(i + 1, len(samples)):
+            tj, pj = samples[j]
             dt = tj - ti
             if dt <= 0:
                 continue
-            r_lo = max(r_lo, (pj - pi - 1.0) / (dt + skew))
-            if dt > skew:
-                r_hi = min(r_hi, (pj - pi + 1.0) / (dt - skew))
+            r_lo = max(r_lo, (pj - pi - 1.0) / (dt + w[i]))
+            if dt > w[j]:
+                r_hi = min(r_hi, (pj - pi + 1.0) / (dt - w[j]))
     if not (r_lo > 0.0 and r_hi > r_lo):
         return None  # no pace measurable yet, or not a straight line
     u_lo, u_hi = (0.0 if math.isinf(r_hi) else 1.0 / r_hi), 1.0 / r_lo
@@ -111,7 +119,8 @@ def fit_linear_progress(
     for k in range(_GRID + 1):
         # Open bounds: stay a hair inside them.
         u = u_lo + (u_hi - u_lo) * (0.001 + 0.998 * k / _GRID)
-        a_lo = max(floor_a, *(t - skew - (p + 1.0) * u for t, p in samples))
+        a_lo = max(floor_a, *(t - wi - (p + 1.0) * u
+                              for (t, p), wi in zip(samples, w, strict=True)))
         a_hi = min(t - p * u for t, p in samples)
         if a_lo >= a_hi:
             continue
@@ -145,6 +154,9 @@ class PollState:
     step_key: str | None = None
     step_since: float | None = None
     samples: tuple[tuple[float, float], ...] = ()
+    # Round trip (sent -> answered) of each sample: when, within it, the server read it.
+    spans: tuple[float, ...] = ()
+    last_span: float = 0.0
     frame: TimeFrame | None = None
 
     @classmethod
@@ -162,9 +174,13 @@ class PollState:
         """A poll that got no usable answer (transient error or 429)."""
         return replace(self, errors=self.errors + 1, last_at=now, retry_after=retry_after)
 
-    def observe(self, operation: Operation, now: float, retry_after: float | None = None
-                ) -> PollState:
-        """A poll that got an answer: track the current step and its progress readings."""
+    def observe(self, operation: Operation, now: float, retry_after: float | None = None,
+                *, sent_at: float | None = None) -> PollState:
+        """A poll that got an answer: track the current step and its progress readings.
+
+        `sent_at` is when the request went out: the server read the answer somewhere between
+        then and `now`, which the progress fit allows for (on a slow or loaded link that
+        round trip dwarfs any fixed allowance)."""
         step = operation.current_step
         key = None
         if step is not None:
@@ -176,38 +192,66 @@ class PollState:
             percent = None
         if step is None or not step.status.is_active:
             percent = None  # a step not yet running says nothing about a rate
+        span = 0.0 if sent_at is None else max(0.0, now - sent_at)
         base = replace(self, polls=self.polls + 1, errors=0, last_at=now, last_seen_at=now,
-                       retry_after=retry_after)
+                       retry_after=retry_after, last_span=span)
         sample = ((now, percent),) if percent is not None else ()
+        spans = (span,) if sample else ()
         if key != self.step_key:
             active = step is not None and step.status.is_active
+            since = None
+            if active and self.last_seen_at is not None:
+                # It began after the server answered our previous look, which it did no
+                # earlier than that request was sent (unknown on the first look).
+                since = self.last_seen_at - self.last_span
             return replace(
                 base,
                 step_key=key,
-                # It began after our previous look (unknown on the first look).
-                step_since=self.last_seen_at if active else None,
+                step_since=since,
                 samples=sample,
+                spans=spans,
                 frame=step.time_frame if active and step is not None else None,
             )
         if not sample:
             return base
         if self.samples and sample[0][1] < self.samples[-1][1]:
-            return replace(base, samples=sample)  # progress went backwards: measure again
-        kept = self.samples
+            # Progress went backwards: measure again.
+            return replace(base, samples=sample, spans=spans)
+        kept, kept_spans = self.samples, self.spans
+        if len(kept_spans) != len(kept):
+            kept_spans = (0.0,) * len(kept)
         if len(kept) >= _MAX_SAMPLES:
             kept = (kept[0], *kept[-(_MAX_SAMPLES - 2):])
-        return replace(base, samples=(*kept, *sample))
+            kept_spans = (kept_spans[0], *kept_spans[-(_MAX_SAMPLES - 2):])
+        return replace(base, samples=(*kept, *sample), spans=(*kept_spans, *spans))
 
     def estimate(self) -> Estimate | None:
         """When the current step should end, if its progress readings say.
 
-        Readings stamped on arrival can disagree by a round trip's jitter; when no exact fit
-        exists, allow them `READING_SKEW` seconds before falling back to blind backoff.
+        Each reading is allowed its own round trip (see `observe`). When no fit exists, allow
+        them `READING_SKEW` seconds more, then fit the most recent readings alone: one reading
+        that no line explains (a hiccup, a pace that changed) must not leave the rest of the
+        step to blind backoff.
         """
-        exact = fit_linear_progress(self.samples, self.step_since)
-        if exact is not None or len(self.samples) < 2:
-            return exact
-        return fit_linear_progress(self.samples, self.step_since, skew=READING_SKEW)
+        spans = self.spans if len(self.spans) == len(self.samples) else None
+        return _estimate(self.samples, spans, self.step_since)
+
+
+@functools.lru_cache(maxsize=512)
+def _estimate(samples: tuple[tuple[float, float], ...], spans: tuple[float, ...] | None,
+              since: float | None) -> Estimate | None:
+    exact = fit_linear_progress(samples, since, spans=spans)
+    if exact is not None or len(samples) < 2:
+        return exact
+    skewed = fit_linear_progress(samples, since, skew=READING_SKEW, spans=spans)
+    if skewed is not None or len(samples) < 3:
+        return skewed
+    for keep in range(len(samples) - 1, 1, -1):
+        recent = fit_linear_progress(samples[-keep:], None, skew=READING_SKEW,
+                                     spans=None if spans is None else spans[-keep:])
+        if recent is not None:
+            return recent
+    return None
 
 
 def _unit(seed: int, *salt: object) -> float:

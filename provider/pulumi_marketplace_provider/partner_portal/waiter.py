@@ -197,6 +197,7 @@ def poll_operation(
             polled_since = state.last_at is not None and state.last_at >= deadline
             if polled_since or not sched.may_poll(state, now):
                 raise timed_out()
+        sent = now
         try:
             op, retry_after = yield Call(lambda: client.get_operation(ref))
         except Throttled as exc:
@@ -228,7 +229,7 @@ def poll_operation(
             continue
         now = clock.now()
         last_op, last_error = op, None
-        state = state.observe(op, now, retry_after)
+        state = state.observe(op, now, retry_after, sent_at=sent)
         _report(on_progress, _progress(ref, op, now - start, None, what))
         if until is not None and until(op):
             return op
