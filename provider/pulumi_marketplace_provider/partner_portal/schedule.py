@@ -10,9 +10,15 @@ in order of precedence:
    (how shortly depends on how sure the estimate is), then poll tightly around T and back
    off again if T passes. Long sleeps on an estimate are bounded by a quarter of the time
    already waited (so an early failure is still noticed in proportion) and by `max_interval`.
-4. When the step's `estimatedTimeFrame` has a lower bound ("~2-5 days"), skip polls that
-   cannot see its end.
-5. Otherwise start fast and back off with jitter to `cap`.
+4. When the step's `estimatedTimeFrame` has a lower bound ("~2-5 days") and its progress
+   moves (the portal is telling the truth about it), skip polls that cannot see its end. A
+   step whose progress sits at 0 (as the real portal's do) gives no reason to believe it.
+5. Otherwise, without a usable estimate: while a step runs that is not the operation's last,
+   its end is not the operation's, so back off fast (by `between_stretch` of its age, up to
+   `between_cap`); in the last step poll steadily every `final_gap` (less than a 30 s loop's
+   period, so the end is seen sooner on average), growing only once the step has run for
+   hours (`final_stretch` of its age). Without steps at all, start fast and back off with
+   jitter to `cap`.
 After a 429 anywhere in the process, no poll goes before the gate opens, and blind polls are
 thinned by the gate's penalty (by at most one `cap`).
 """
@@ -24,7 +30,7 @@ import math
 import random
 from dataclasses import dataclass, field, replace
 
-from .models import Operation
+from .models import SIGNOFF_STEP_ID, Operation, enum_key
 from .retry_after import clamp
 from .throttle import GLOBAL_THROTTLE, GateView, ThrottleGate
 from .timeframe import TimeFrame
@@ -158,6 +164,8 @@ class PollState:
     spans: tuple[float, ...] = ()
     last_span: float = 0.0
     frame: TimeFrame | None = None
+    # Steps still to run after the current one before the operation ends (None: no steps).
+    later_steps: int | None = None
 
     @classmethod
     def start(cls, now: float, *, deadline: float | None = None, seed: int = 0) -> PollState:
@@ -183,10 +191,12 @@ class PollState:
         round trip dwarfs any fixed allowance)."""
         step = operation.current_step
         key = None
+        later: int | None = None
         if step is not None:
             index = operation.steps.index(step)
             state = step.status.value if step.status.is_active else "pending"
             key = f"{index}:{step.id or step.step_name or ''}:{state}"
+            later = _later_steps(operation, index)
         percent = step.progress_percentage if step is not None else None
         if percent is not None and not (math.isfinite(percent) and 0.0 <= percent <= 100.0):
             percent = None
@@ -194,7 +204,7 @@ class PollState:
             percent = None  # a step not yet running says nothing about a rate
         span = 0.0 if sent_at is None else max(0.0, now - sent_at)
         base = replace(self, polls=self.polls + 1, errors=0, last_at=now, last_seen_at=now,
-                       retry_after=retry_after, last_span=span)
+                       retry_after=retry_after, last_span=span, later_steps=later)
         sample = ((now, percent),) if percent is not None else ()
         spans = (span,) if sample else ()
         if key != self.step_key:
@@ -237,9 +247,35 @@ class PollState:
         return _estimate(self.samples, spans, self.step_since)
 
 
+def _later_steps(operation: Operation, index: int) -> int:
+    """Steps after the one at `index` that must still run before the operation can end.
+
+    A publish ends at the publisher sign-off (the go-live steps listed after it are not its
+    own), so a step before the sign-off counts only the steps up to it."""
+    ids = [enum_key(s.id) if s.id is not None else None for s in operation.steps]
+    signoff = enum_key(SIGNOFF_STEP_ID)
+    if signoff in ids and index < ids.index(signoff):
+        return ids.index(signoff) - index - 1
+    return len(operation.steps) - index - 1
+
+
+def _may_measure_pace(samples: tuple[tuple[float, float], ...], since: float | None) -> bool:
+    """Whether `fit_linear_progress` could find a pace: a finished step, progress that rose
+    by 2 or more, or progress above 0 in a step whose start is bounded."""
+    if not samples:
+        return False
+    if samples[-1][1] >= 100.0:
+        return True
+    lo = min(p for _, p in samples)
+    hi = max(p for _, p in samples)
+    return hi - lo >= 1.0 or (since is not None and hi > 0.0)
+
+
 @functools.lru_cache(maxsize=512)
 def _estimate(samples: tuple[tuple[float, float], ...], spans: tuple[float, ...] | None,
               since: float | None) -> Estimate | None:
+    if not _may_measure_pace(samples, since):
+        return None  # e.g. progress that sits at 0: no fit can exist, skip the search
     exact = fit_linear_progress(samples, since, spans=spans)
     if exact is not None or len(samples) < 2:
         return exact
@@ -247,6 +283,8 @@ def _estimate(samples: tuple[tuple[float, float], ...], spans: tuple[float, ...]
     if skewed is not None or len(samples) < 3:
         return skewed
     for keep in range(len(samples) - 1, 1, -1):
+        if not _may_measure_pace(samples[-keep:], None):
+            break  # shorter suffixes rise even less
         recent = fit_linear_progress(samples[-keep:], None, skew=READING_SKEW,
                                      spans=None if spans is None else spans[-keep:])
         if recent is not None:
@@ -277,6 +315,12 @@ class PollSchedule:
     error_cap: float = 60.0
     not_found_grace: float = 30.0
     bisect_horizon: float = 20.0
+    # Without a usable estimate (see the module's rule 5).
+    between_stretch: float = 3.0
+    between_cap: float = 300.0
+    final_gap: float = 25.0
+    final_jitter: float = 0.1
+    final_stretch: float = 0.0025
 
     def earliest(self, state: PollState) -> float:
         """The first moment the next poll is allowed (Retry-After, gate, minimum interval)."""
@@ -316,7 +360,10 @@ class PollSchedule:
             blind = min(blind, max(self.tight, now - state.step_since))
         est = state.estimate()
         if est is not None:
-            planned = self._toward(est, state, now)
+            if state.later_steps:
+                planned = self._past(est, now)
+            else:
+                planned = self._toward(est, state, now)
             if len(state.samples) == 1:
                 # One reading of a new step: look again once even its slowest plausible
                 # pace has moved a few units, to measure the pace.
@@ -327,16 +374,42 @@ class PollSchedule:
             frame is not None
             and frame.low > 0
             and state.step_since is not None
+            and any(p > 0 for _, p in state.samples)
             and now - state.step_since >= self.cap
             and now + self._far(state, now) < state.step_since + frame.low
         ):
-            # No usable progress, but the step cannot be over yet by its own estimate.
+            # No usable fit, but the step's progress moves and it cannot be over yet by its
+            # own estimate.
             return self._far(state, now)
-        return blind
+        if state.later_steps is None:
+            return blind
+        return self._unaimed(state, now)
+
+    def _unaimed(self, state: PollState, now: float) -> float:
+        """A step runs and nothing predicts its end (rule 5)."""
+        since = state.step_since if state.step_since is not None else state.started
+        age = max(0.0, now - since)
+        if state.later_steps:
+            # Not the last step: its end is not the operation's end.
+            base = clamp(self.between_stretch * age, 2.0 * self.tight, self.between_cap)
+            return base * (1.0 - self.jitter * _unit(state.seed, "n", state.polls))
+        gap = max(self.final_gap, self.final_stretch * age)
+        gap = min(gap, self.max_interval)
+        gap *= 1.0 - self.final_jitter * _unit(state.seed, "f", state.polls)
+        # A young step (or wait) may be short: look at it at its age's pace first.
+        return min(gap, max(2.0 * self.tight, 2.0 * age))
 
     def _aimed(self, state: PollState) -> bool:
         """Whether the next poll is aimed at an expected end (the step's progress fits)."""
         return state.polls > 0 and state.estimate() is not None
+
+    def _past(self, est: Estimate, now: float) -> float:
+        """Delay when a step that is not the operation's last should end in [lo, hi]: its end
+        is not the operation's, so one look after its latest plausible end will do (no
+        pinning of its progress, no tight polls around its end)."""
+        if now < est.hi:
+            return min(est.hi - now + self.tight, self.between_cap)
+        return clamp((now - est.hi) / 2.0, self.tight, self.cap)
 
     def _toward(self, est: Estimate, state: PollState, now: float) -> float:
         """Delay when the step's end is expected in [est.lo, est.hi]."""
