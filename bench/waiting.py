@@ -180,17 +180,18 @@ def _target(cell: Cell, stats: dict[str, WaiterStats]) -> tuple[str, dict[str, A
         # Nothing predicts the end: fewer GETs than the 30 s loop, and no later on average.
         gets_ok = ours.gets_mean < fixed.gets_mean
         delay_ok = ours.delay_mean <= fixed.delay_mean
-        detail = {"gets_limit": fixed.gets_mean, "gets_ok": gets_ok,
-                  "delay_limit": fixed.delay_mean, "delay_ok": delay_ok, "divisor": 1}
+        shaped: dict[str, Any] = {"gets_limit": fixed.gets_mean, "gets_ok": gets_ok,
+                                  "delay_limit": fixed.delay_mean, "delay_ok": delay_ok,
+                                  "divisor": 1}
         if gets_ok and delay_ok:
-            return "met", detail
-        why = []
+            return "met", shaped
+        reasons = []
         if not gets_ok:
-            why.append(f"GETs {ours.gets_mean:.1f} ≥ {fixed.gets_mean:.1f} (fixed-30s)")
+            reasons.append(f"GETs {ours.gets_mean:.1f} ≥ {fixed.gets_mean:.1f} (fixed-30s)")
         if not delay_ok:
-            why.append(f"delay {ours.delay_mean:.1f} s > {fixed.delay_mean:.1f} s")
-        detail["why"] = why
-        return "MISSED: " + "; ".join(why), detail
+            reasons.append(f"delay {ours.delay_mean:.1f} s > {fixed.delay_mean:.1f} s")
+        shaped["why"] = reasons
+        return "MISSED: " + "; ".join(reasons), shaped
     divisor = 10 if cell.estimates else 3
     limit = fixed.gets_mean / divisor
     gets_ok = ours.gets_mean <= limit
