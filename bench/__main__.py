@@ -107,6 +107,7 @@ def meaning(data: dict[str, Any]) -> str:
     cells = data.get("waiting", {}).get("cells", [])
     longest = max((c["length_s"] for c in cells), default=None)
     cell = next((c for c in cells if c["length_s"] == longest and c["step_estimates"]
+                 and c.get("answer_shape", "linear") == "linear"
                  and not c["retry_after_s"]), None)
     if cell is not None:
         w = cell["waiters"]

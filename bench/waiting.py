@@ -1,7 +1,11 @@
 """Scenario `waiting`: requests per operation and detection delay of five waiters.
 
 Cells: operation length x `Retry-After` hint (seed `pollRetryAfter`) x step estimates (seed
-`stepEstimates`). Each cell runs every waiter `reps` times, each on its own offer, all at once;
+`stepEstimates`), all on the emulator's `linear` answer shape (truthful estimates, progress that
+moves); plus, for the scaled lengths, cells on the `portal` and `mixed` shapes (seed
+`answerShape`: progress 0 until a step completes and coarse estimates such as "~2-5 days", on
+every step or on every other one). Each cell runs every waiter `reps` times, each on its own
+offer, all at once;
 the operation length of repetition r is jittered (seeded) by +-10 % so that fixed loops meet
 operation ends at different phases. Short operations run in real time; long ones on the
 emulator's scaled clock, with every waiter sleeping on that same clock (see `bench.waiters`).
@@ -48,6 +52,7 @@ class WaitingConfig:
     retry_after: int = 10
     seed: int = 20261123
     stagger: float = 3.0  # real seconds over which the waiters' starts are spread
+    shapes: tuple[str, ...] = ("portal", "mixed")  # extra answer shapes, scaled lengths only
 
 
 QUICK = WaitingConfig(real_lengths=(10.0,), scaled=((1800.0, 120.0),), reps=3)
@@ -58,11 +63,13 @@ class Cell:
     length: float
     retry_after: int | None
     estimates: bool
+    shape: str = "linear"
 
     @property
     def key(self) -> str:
         ra = f"ra{self.retry_after}" if self.retry_after else "nora"
-        return f"w{int(self.length)}-{ra}-{'est' if self.estimates else 'noest'}"
+        shape = "" if self.shape == "linear" else f"-{self.shape}"
+        return f"w{int(self.length)}-{ra}-{'est' if self.estimates else 'noest'}{shape}"
 
 
 @dataclass
@@ -120,6 +127,7 @@ def _run_group(cells: list[Cell], scale: float, cfg: WaitingConfig,
                         "state": "signoff",
                         "goLiveSteps": golive_steps(length),
                         "stepEstimates": cell.estimates,
+                        "answerShape": cell.shape,
                         "pollRetryAfter": cell.retry_after,
                     })
                     specs_offers.append((cell, waiter, rep))
@@ -168,6 +176,22 @@ def _run_group(cells: list[Cell], scale: float, cfg: WaitingConfig,
 
 def _target(cell: Cell, stats: dict[str, WaiterStats]) -> tuple[str, dict[str, Any]]:
     ours, fixed, oracle = stats["ours"], stats["fixed-30s"], stats["oracle"]
+    if cell.shape != "linear":
+        # Nothing predicts the end: fewer GETs than the 30 s loop, and no later on average.
+        gets_ok = ours.gets_mean < fixed.gets_mean
+        delay_ok = ours.delay_mean <= fixed.delay_mean
+        shaped: dict[str, Any] = {"gets_limit": fixed.gets_mean, "gets_ok": gets_ok,
+                                  "delay_limit": fixed.delay_mean, "delay_ok": delay_ok,
+                                  "divisor": 1}
+        if gets_ok and delay_ok:
+            return "met", shaped
+        reasons = []
+        if not gets_ok:
+            reasons.append(f"GETs {ours.gets_mean:.1f} ≥ {fixed.gets_mean:.1f} (fixed-30s)")
+        if not delay_ok:
+            reasons.append(f"delay {ours.delay_mean:.1f} s > {fixed.delay_mean:.1f} s")
+        shaped["why"] = reasons
+        return "MISSED: " + "; ".join(reasons), shaped
     divisor = 10 if cell.estimates else 3
     limit = fixed.gets_mean / divisor
     gets_ok = ours.gets_mean <= limit
@@ -188,15 +212,18 @@ def _target(cell: Cell, stats: dict[str, WaiterStats]) -> tuple[str, dict[str, A
     return "MISSED: " + "; ".join(why), detail
 
 
-def _cells(lengths: tuple[float, ...], cfg: WaitingConfig) -> list[Cell]:
-    return [Cell(n, ra, est) for n in lengths
-            for ra in (None, cfg.retry_after) for est in (True, False)]
+def _cells(lengths: tuple[float, ...], cfg: WaitingConfig, shaped: bool = False) -> list[Cell]:
+    cells = [Cell(n, ra, est) for n in lengths
+             for ra in (None, cfg.retry_after) for est in (True, False)]
+    if shaped:
+        cells += [Cell(n, None, True, shape) for n in lengths for shape in cfg.shapes]
+    return cells
 
 
 def run(cfg: WaitingConfig) -> tuple[Table, dict[str, Any]]:
     real = _cells(cfg.real_lengths, cfg)
     groups: list[tuple[list[Cell], float]] = [(real, 1.0)] if real else []
-    groups += [(_cells((length,), cfg), scale) for length, scale in cfg.scaled]
+    groups += [(_cells((length,), cfg, shaped=True), scale) for length, scale in cfg.scaled]
     results: dict[str, dict[str, WaiterStats]] = {}
     meta: dict[str, Any] = {}
     errors: list[BaseException] = []
@@ -229,7 +256,7 @@ def run(cfg: WaitingConfig) -> tuple[Table, dict[str, Any]]:
                       f"whose _sleep divides by the scale)")
     table = Table(
         title="Waiting efficiency: " + "; ".join(method),
-        columns=["op length", "Retry-After", "step estimates", "waiter", "GETs/op",
+        columns=["op length", "Retry-After", "step estimates", "answers", "waiter", "GETs/op",
                  "GETs xoracle", "delay mean", "delay p95", "mean xoracle", "p95 xoracle",
                  "target"],
     )
@@ -250,6 +277,7 @@ def run(cfg: WaitingConfig) -> tuple[Table, dict[str, Any]]:
                 _length_name(cell.length),
                 f"{cell.retry_after} s" if cell.retry_after else "none",
                 "yes" if cell.estimates else "no",
+                cell.shape,
                 waiter + (f" ({len(s.errors)} failed)" if s.errors else ""),
                 fmt_num(s.gets_mean),
                 fmt_ratio(ratio(s.gets_mean, o_gets)),
@@ -263,6 +291,7 @@ def run(cfg: WaitingConfig) -> tuple[Table, dict[str, Any]]:
             "length_s": cell.length,
             "retry_after_s": cell.retry_after,
             "step_estimates": cell.estimates,
+            "answer_shape": cell.shape,
             "target": target_text,
             "target_detail": target_detail,
             "waiters": {
@@ -282,8 +311,12 @@ def run(cfg: WaitingConfig) -> tuple[Table, dict[str, Any]]:
         "GETs/op: GET requests to the operation URL seen by the emulator (the go-live POST "
         "is not counted). delay: operation end (emulator's record) → waiter returned.",
         "Retry-After: seed pollRetryAfter (operation GETs and the 202 carry it). Step estimates: "
-        "estimatedTimeFrame present and true (seed stepEstimates); progressPercentage is "
-        "always present.",
+        "estimatedTimeFrame present (seed stepEstimates); progressPercentage is always present.",
+        "answers (seed answerShape): linear = estimates true and progress that moves linearly "
+        "(every figure before this column existed was measured on it); portal = as the API "
+        "documentation's samples: progress 0 until a step completes, estimates '< 1 day' and "
+        "'~2-5 days' that do not hold; mixed = the first go-live step linear, the second "
+        "portal-shaped.",
         "azure-core: LROPoller + LROBasePolling(defaults: 30 s interval, Retry-After honoured) "
         "with OperationResourcePolling('location', final-state-via operation-location) so the "
         "status comes from the body; its default LocationPolling would take any 200 as done.",
@@ -293,7 +326,8 @@ def run(cfg: WaitingConfig) -> tuple[Table, dict[str, Any]]:
         "so a loop's period is N s plus that (the fixed-5s loop makes fewer GETs than "
         "length ÷ 5).",
         "target (ours only): GETs ≤ fixed-30s ÷ 3 (÷ 10 where step estimates exist and "
-        "hold) and mean delay ≤ fixed-30s's.",
+        "hold) and mean delay ≤ fixed-30s's; on portal and mixed answers, where nothing "
+        "predicts the end, fewer GETs than fixed-30s and mean delay ≤ fixed-30s's.",
     ]
     data = {"config": cfg.__dict__, "cells": cells_json, "meta": meta}
     return table, data

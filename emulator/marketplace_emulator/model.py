@@ -81,6 +81,7 @@ class Operation:
     target_id: str | None = None
     cancel_seconds: float = 0.0
     synthetic: bool = False
+    answer_shape: str = "linear"
 
     @property
     def slot(self) -> str:
@@ -118,6 +119,7 @@ class Operation:
             "targetId": self.target_id,
             "cancelSeconds": self.cancel_seconds,
             "synthetic": self.synthetic,
+            "answerShape": self.answer_shape,
         }
 
     @classmethod
@@ -150,6 +152,7 @@ class Operation:
             target_id=data["targetId"],
             cancel_seconds=float(data["cancelSeconds"]),
             synthetic=bool(data.get("synthetic", False)),
+            answer_shape=str(data.get("answerShape", "linear")),
         )
 
 
@@ -177,10 +180,16 @@ def _step_doc(
     progress: int,
     messages: list[dict[str, Any]],
     estimates: bool,
+    shape: str = "linear",
 ) -> dict[str, Any]:
+    """One step as answered. A `portal`-shaped step reports progress 0 until it is complete
+    and a coarse estimate (`StepSpec.coarse_time_frame`), as the documentation's samples do."""
     doc: dict[str, Any] = {}
-    if estimates and spec.estimatedTimeFrame is not None:
-        doc["estimatedTimeFrame"] = spec.estimatedTimeFrame
+    frame = spec.coarse_time_frame() if shape == "portal" else spec.estimatedTimeFrame
+    if estimates and frame is not None:
+        doc["estimatedTimeFrame"] = frame
+    if shape == "portal" and status != STEP_COMPLETE:
+        progress = 0
     doc.update(
         {
             "id": spec.id,
@@ -232,8 +241,10 @@ def view_operation(op: Operation, t: float, target: Operation | None = None) -> 
     last_action = op.created
     if op.kind == GOLIVE:
         # The previewed publish steps and the sign-off are behind a go-live.
-        for spec in (*op.publish_steps, SIGNOFF_STEP):
-            steps.append(_step_doc(spec, STEP_COMPLETE, 100, [], estimates))
+        for i, spec in enumerate(op.publish_steps):
+            steps.append(_step_doc(spec, STEP_COMPLETE, 100, [], estimates,
+                                   spec.shape(op.answer_shape, i)))
+        steps.append(_step_doc(SIGNOFF_STEP, STEP_COMPLETE, 100, [], estimates))
 
     failed_here = False
     for i, spec in enumerate(running):
@@ -260,7 +271,8 @@ def view_operation(op: Operation, t: float, target: Operation | None = None) -> 
                 last_action = max(last_action, a)
         else:
             status, progress = STEP_NOT_STARTED, 0
-        steps.append(_step_doc(spec, status, progress, messages, estimates))
+        steps.append(_step_doc(spec, status, progress, messages, estimates,
+                               spec.shape(op.answer_shape, i)))
 
     preview_at: float | None = None
     waiting = False
@@ -278,8 +290,9 @@ def view_operation(op: Operation, t: float, target: Operation | None = None) -> 
         else:
             sign = (STEP_NOT_STARTED, 0, [])
         steps.append(_step_doc(SIGNOFF_STEP, sign[0], sign[1], sign[2], estimates))
-        for spec in op.golive_steps:
-            steps.append(_step_doc(spec, STEP_NOT_STARTED, 0, [], estimates))
+        for i, spec in enumerate(op.golive_steps):
+            steps.append(_step_doc(spec, STEP_NOT_STARTED, 0, [], estimates,
+                                   spec.shape(op.answer_shape, i)))
     else:
         preview_at = op.created
 
@@ -568,6 +581,7 @@ class Model:
             publish_steps=cfg.publishSteps,
             golive_steps=cfg.goLiveSteps,
             step_estimates=cfg.stepEstimates,
+            answer_shape=cfg.answerShape,
             outcome=outcome,
             emails=emails,
             signoff_mode=cfg.signoff,

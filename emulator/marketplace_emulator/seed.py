@@ -21,6 +21,9 @@ POINTER_FORMS = ("migrated", "nonMigrated", "absolute")
 CANCEL_MODES = ("sync", "async")
 RESULTS = ("succeed", "fail")
 FAILED_STEP_STATUSES = ("blocked", "failed")
+# How operation answers describe a running step (see the README's "Answer shapes").
+ANSWER_SHAPES = ("linear", "portal", "mixed")
+STEP_SHAPES = ("linear", "portal")
 SIGNOFF_STEP_ID = "publisher-signoff"
 
 # Identifiers end up in URL paths and in `$`-separated pointers: keep them to a safe alphabet.
@@ -45,6 +48,8 @@ class StepSpec:
     description: str = ""
     estimatedTimeFrame: str | None = None
     seconds: float = 10.0
+    answerShape: str | None = None  # None: the offer's answerShape decides
+    portalTimeFrame: str | None = None  # the coarse estimate a portal-shaped answer gives
 
     def to_dict(self) -> dict[str, Any]:
         """Seed form."""
@@ -54,7 +59,25 @@ class StepSpec:
             "description": self.description,
             "estimatedTimeFrame": self.estimatedTimeFrame,
             "seconds": self.seconds,
+            "answerShape": self.answerShape,
+            "portalTimeFrame": self.portalTimeFrame,
         }
+
+    def shape(self, offer_shape: str, index: int) -> str:
+        """`linear` or `portal` for this step, the `index`-th of its operation's own steps:
+        its own `answerShape`, else the offer's (`mixed`: even indexes linear, odd portal)."""
+        if self.answerShape is not None:
+            return self.answerShape
+        if offer_shape == "mixed":
+            return "linear" if index % 2 == 0 else "portal"
+        return offer_shape
+
+    def coarse_time_frame(self) -> str:
+        """What a portal-shaped answer says the step takes: `portalTimeFrame`, else the
+        documentation sample's `~2-5 days` for `live` and `< 1 day` for any other step."""
+        if self.portalTimeFrame is not None:
+            return self.portalTimeFrame
+        return "~2-5 days" if self.id == "live" else "< 1 day"
 
 
 @dataclass(frozen=True)
@@ -149,6 +172,7 @@ class OfferConfig:
     displayText: str = ""
     definition: dict[str, Any] | None = None
     stepEstimates: bool = True
+    answerShape: str = "linear"
     pollRetryAfter: int | None = None
     cancelMode: str = "sync"
     cancelSeconds: float = 10.0
@@ -177,6 +201,7 @@ class OfferConfig:
             "displayText": self.title,
             "definition": self.definition,
             "stepEstimates": self.stepEstimates,
+            "answerShape": self.answerShape,
             "pollRetryAfter": self.pollRetryAfter,
             "cancelMode": self.cancelMode,
             "cancelSeconds": self.cancelSeconds,
@@ -271,7 +296,8 @@ def validate_id(value: Any, where: str) -> str:
     return text
 
 
-_STEP_FIELDS = {"id", "stepName", "description", "estimatedTimeFrame", "seconds"}
+_STEP_FIELDS = {"id", "stepName", "description", "estimatedTimeFrame", "seconds", "answerShape",
+                "portalTimeFrame"}
 
 
 def _steps(value: Any, where: str) -> tuple[StepSpec, ...]:
@@ -302,6 +328,9 @@ def _steps(value: Any, where: str) -> tuple[StepSpec, ...]:
                     data.get("estimatedTimeFrame"), f"{at}.estimatedTimeFrame"
                 ),
                 seconds=_number(data.get("seconds", 10.0), f"{at}.seconds"),
+                answerShape=(None if data.get("answerShape") is None else _enum(
+                    data["answerShape"], f"{at}.answerShape", STEP_SHAPES)),
+                portalTimeFrame=_opt_str(data.get("portalTimeFrame"), f"{at}.portalTimeFrame"),
             )
         )
     return tuple(steps)
@@ -387,6 +416,8 @@ def parse_offer(
         )
     if "stepEstimates" in data:
         changes["stepEstimates"] = _bool(data["stepEstimates"], f"{p}stepEstimates")
+    if "answerShape" in data:
+        changes["answerShape"] = _enum(data["answerShape"], f"{p}answerShape", ANSWER_SHAPES)
     if "pollRetryAfter" in data:
         changes["pollRetryAfter"] = _opt_int(data["pollRetryAfter"], f"{p}pollRetryAfter")
     if "cancelMode" in data:

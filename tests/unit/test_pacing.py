@@ -29,7 +29,7 @@ def limited(rate_accepted: int, clock: FakeTime | None = None) -> Pacer:
     """A pacer that saw `rate_accepted` answers in the last second, then a 429."""
     fake = clock or FakeTime()
     pacer = Pacer(clock=fake)
-    for i in range(rate_accepted):
+    for _ in range(rate_accepted):
         fake.t += 0.5 / rate_accepted
         pacer.observe(refused=False)
     pacer.observe(refused=True)

@@ -239,3 +239,133 @@ def test_waiters_released_by_the_gate_are_spread_over_its_spread() -> None:
         opens.append(SCHED.next_delay(gated, 1.0) + 1.0)
     assert min(opens) >= 30.0
     assert max(opens) - min(opens) >= 5.0, f"no spread at the gate: {opens}"
+
+
+def test_readings_with_long_round_trips_fit_when_their_round_trip_is_known() -> None:
+    """A step running 1000 s -> 2200 s (12 s per percent), read 0.5-5 s before each answer
+    arrived (a loaded link, or a scaled clock): stamped on arrival, the fit with READING_SKEW
+    puts the end too early; with each reading's round trip it brackets the true end."""
+    reads = [1010.0, 1020.0, 1030.0, 1040.0, 1050.0, 1060.0]
+    lags = [5.0, 0.5, 4.0, 0.5, 5.0, 0.5]
+    samples = tuple((s + lag, float(math.floor((s - 1000.0) / 12.0)))
+                    for s, lag in zip(reads, lags, strict=True))
+    wrong = fit_linear_progress(samples, 995.0, skew=1.0)
+    assert wrong is None or not wrong.lo <= 2200.0 <= wrong.hi
+    est = fit_linear_progress(samples, 995.0, spans=tuple(lags))
+    assert est is not None and est.lo <= 2200.0 <= est.hi
+
+
+def test_one_reading_no_line_explains_does_not_leave_the_step_to_blind_backoff() -> None:
+    """The first reading of a step came back wrong (stamped 20 s late): the later readings
+    alone still predict the end, and the schedule aims at it rather than backing off."""
+    samples = ((40.0, 0.0), *((float(t), float((t - 10) // 12)) for t in range(60, 400, 20)))
+    state = PollState(started=0.0, step_since=5.0, samples=samples, polls=len(samples),
+                      last_at=samples[-1][0], last_seen_at=samples[-1][0],
+                      step_key="0:live:inProgress")
+    assert fit_linear_progress(samples, 5.0, skew=1.0) is None
+    est = state.estimate()
+    assert est is not None and est.lo <= 1210.0 <= est.hi
+    assert SCHED.next_delay(state, samples[-1][0]) > SCHED.cap  # a long aimed sleep
+
+
+@given(length=st.floats(min_value=120, max_value=20000),
+       lags=st.lists(st.floats(min_value=0.0, max_value=8.0), min_size=40, max_size=40),
+       seed=st.integers(min_value=0, max_value=2**16))
+@settings(max_examples=40, deadline=None)
+def test_late_answers_never_lose_the_end(length: float, lags: list[float], seed: int) -> None:
+    """Each answer arrives up to 8 s after the server read it (sent_at says when it left):
+    the end is still seen within the cap, in fewer polls than a 30 s loop would make."""
+    steps = [("a", length / 3), ("b", 2 * length / 3)]
+    state, now, polls, lag = PollState.start(0.0, seed=seed), 0.0, 0, iter(itertools.cycle(lags))
+    while True:
+        now += SCHED.next_delay(state, now)
+        sent = now
+        op = emulated_op(now, steps)  # the server reads at `sent`
+        now += next(lag)
+        state = state.observe(op, now, sent_at=sent)
+        polls += 1
+        if op.is_terminal:
+            break
+        assert polls < 10_000
+    assert now - length <= SCHED.cap + 8.0 + 1e-6
+    assert polls <= 30 + length / 30
+
+
+def portal_op(t: float, steps: list[tuple[str, float, str]]) -> Operation:
+    """As `emulated_op`, with each step `linear` or `portal`-shaped (progress 0 until complete,
+    coarse estimates that need not hold), as the emulator's `answerShape`."""
+    docs, cursor = [], 0.0
+    for step_id, seconds, shape in steps:
+        a, b = cursor, cursor + seconds
+        cursor = b
+        if t >= b:
+            status, pct = "complete", 100
+        elif t >= a:
+            status = "inProgress"
+            pct = 0 if shape == "portal" else int(min(99, (t - a) * 100 // (b - a)))
+        else:
+            status, pct = "notStarted", 0
+        doc = {"id": step_id, "stepName": step_id, "status": status, "progressPercentage": pct,
+               "messages": []}
+        if shape == "portal":
+            doc["estimatedTimeFrame"] = "~2-5 days" if step_id == "live" else "< 1 day"
+        docs.append(doc)
+    return Operation.from_json({"status": "succeeded" if t >= cursor else "running",
+                                "steps": docs})
+
+
+def simulate_shaped(steps: list[tuple[str, float, str]], seed: int) -> tuple[int, float, float]:
+    """(polls, detection delay, longest sleep in the last step)."""
+    total = sum(s for _, s, _ in steps)
+    state, now, polls, longest = PollState.start(0.0, seed=seed), 0.0, 0, 0.0
+    while True:
+        delay = SCHED.next_delay(state, now)
+        if now >= total - steps[-1][1]:
+            longest = max(longest, delay)
+        now += delay
+        polls += 1
+        op = portal_op(now, steps)
+        state = state.observe(op, now)
+        if op.is_terminal:
+            return polls, now - total, longest
+        assert polls < 10_000
+
+
+def test_portal_shaped_go_lives_beat_a_30_second_loop_on_both_counts() -> None:
+    """Progress 0 until done and "~2-5 days" on 30 min and 3 h go-lives (prep 1/3, live 2/3):
+    on average the end is seen sooner than a 30 s loop's 15 s, with fewer requests. Lengths
+    are spread by +-10 % so the ends fall at every phase of the polls, as in the bench."""
+    for base in (1800.0, 10800.0):
+        for shapes in (("portal", "portal"), ("linear", "portal")):
+            lengths = [base * (0.9 + 0.2 * ((k * 0.618034) % 1.0)) for k in range(24)]
+            runs = [simulate_shaped([("live-preparation", length / 3, shapes[0]),
+                                     ("live", 2 * length / 3, shapes[1])], seed)
+                    for seed, length in enumerate(lengths)]
+            mean_delay = sum(r[1] for r in runs) / len(runs)
+            mean_polls = sum(r[0] for r in runs) / len(runs)
+            assert mean_delay < 15.0, (base, shapes, mean_delay)
+            assert mean_polls < base / 30.0, (base, shapes, mean_polls)
+
+
+def test_an_estimate_whose_step_shows_no_progress_is_not_slept_on() -> None:
+    """"~2-5 days" on a 2 h live step whose progress sits at 0: no sleep on that lower bound;
+    the last step is polled at least every `final_gap` until it is hours old."""
+    _polls, late, longest = simulate_shaped(
+        [("live-preparation", 3600.0, "portal"), ("live", 7200.0, "portal")], seed=3)
+    assert longest <= SCHED.final_gap + 1e-9
+    assert late <= SCHED.final_gap
+
+
+@given(length=st.floats(min_value=5, max_value=12000), seed=st.integers(0, 2**16),
+       shapes=st.sampled_from([("portal", "portal"), ("linear", "portal"),
+                               ("portal", "linear")]))
+@settings(max_examples=25, deadline=None)
+def test_shaped_answers_never_lose_the_end(length: float, seed: int,
+                                           shapes: tuple[str, str]) -> None:
+    """Whatever the shape, the last step's end is seen within a final gap (it grows only for
+    steps hours old, by `final_stretch` of their age), with at most a 25 s loop's requests
+    plus a start-up allowance."""
+    steps = [("live-preparation", length / 3, shapes[0]), ("live", 2 * length / 3, shapes[1])]
+    polls, late, _ = simulate_shaped(steps, seed)
+    assert late <= max(SCHED.final_gap, SCHED.final_stretch * length) + 1e-6
+    assert polls <= 20 + length / 25

@@ -10,20 +10,27 @@ in order of precedence:
    (how shortly depends on how sure the estimate is), then poll tightly around T and back
    off again if T passes. Long sleeps on an estimate are bounded by a quarter of the time
    already waited (so an early failure is still noticed in proportion) and by `max_interval`.
-4. When the step's `estimatedTimeFrame` has a lower bound ("~2-5 days"), skip polls that
-   cannot see its end.
-5. Otherwise start fast and back off with jitter to `cap`.
+4. When the step's `estimatedTimeFrame` has a lower bound ("~2-5 days") and its progress
+   moves (the portal is telling the truth about it), skip polls that cannot see its end. A
+   step whose progress sits at 0 (as the real portal's do) gives no reason to believe it.
+5. Otherwise, without a usable estimate: while a step runs that is not the operation's last,
+   its end is not the operation's, so back off fast (by `between_stretch` of its age, up to
+   `between_cap`); in the last step poll steadily every `final_gap` (less than a 30 s loop's
+   period, so the end is seen sooner on average), growing only once the step has run for
+   hours (`final_stretch` of its age). Without steps at all, start fast and back off with
+   jitter to `cap`.
 After a 429 anywhere in the process, no poll goes before the gate opens, and blind polls are
 thinned by the gate's penalty (by at most one `cap`).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from dataclasses import dataclass, field, replace
 
-from .models import Operation
+from .models import SIGNOFF_STEP_ID, Operation, enum_key
 from .retry_after import clamp
 from .throttle import GLOBAL_THROTTLE, GateView, ThrottleGate
 from .timeframe import TimeFrame
@@ -72,6 +79,7 @@ def fit_linear_progress(
     samples: tuple[tuple[float, float], ...],
     start_after: float | None = None,
     skew: float = 0.0,
+    spans: tuple[float, ...] | None = None,
 ) -> Estimate | None:
     """Bounds on the end of a step whose whole-number progress grows linearly with time.
 
@@ -84,24 +92,30 @@ def fit_linear_progress(
 
     `skew` allows each reading to have been taken up to that many seconds before its time
     stamp (a sample is stamped when the answer arrives; the server read its progress earlier,
-    by a queueing delay that varies from request to request).
+    by a queueing delay that varies from request to request). `spans[i]`, when given, is the
+    round trip of reading i (sent to answered): the server read it somewhere in that window,
+    so it widens that reading's allowance by as much.
     """
     if not samples:
         return None
     t_last, p_last = samples[-1]
     if p_last >= 100.0:
         return Estimate(lo=t_last, hi=t_last)
+    # Reading i was taken at some s_i in [t_i - w_i, t_i].
+    w = tuple(skew + (spans[i] if spans is not None and i < len(spans) else 0.0)
+              for i in range(len(samples)))
     r_lo, r_hi = 0.0, math.inf  # percent per second
     for i, (ti, pi) in enumerate(samples):
         if start_after is not None and ti > start_after:
             r_lo = max(r_lo, pi / (ti - start_after))
-        for tj, pj in samples[i + 1:]:
+        for j in range(i + 1, len(samples)):
+            tj, pj = samples[j]
             dt = tj - ti
             if dt <= 0:
                 continue
-            r_lo = max(r_lo, (pj - pi - 1.0) / (dt + skew))
-            if dt > skew:
-                r_hi = min(r_hi, (pj - pi + 1.0) / (dt - skew))
+            r_lo = max(r_lo, (pj - pi - 1.0) / (dt + w[i]))
+            if dt > w[j]:
+                r_hi = min(r_hi, (pj - pi + 1.0) / (dt - w[j]))
     if not (r_lo > 0.0 and r_hi > r_lo):
         return None  # no pace measurable yet, or not a straight line
     u_lo, u_hi = (0.0 if math.isinf(r_hi) else 1.0 / r_hi), 1.0 / r_lo
@@ -111,7 +125,8 @@ def fit_linear_progress(
     for k in range(_GRID + 1):
         # Open bounds: stay a hair inside them.
         u = u_lo + (u_hi - u_lo) * (0.001 + 0.998 * k / _GRID)
-        a_lo = max(floor_a, *(t - skew - (p + 1.0) * u for t, p in samples))
+        a_lo = max(floor_a, *(t - wi - (p + 1.0) * u
+                              for (t, p), wi in zip(samples, w, strict=True)))
         a_hi = min(t - p * u for t, p in samples)
         if a_lo >= a_hi:
             continue
@@ -145,8 +160,13 @@ class PollState:
     step_key: str | None = None
     step_since: float | None = None
     samples: tuple[tuple[float, float], ...] = ()
+    # Round trip (sent -> answered) of each sample: when, within it, the server read it.
+    spans: tuple[float, ...] = ()
+    last_span: float = 0.0
     frame: TimeFrame | None = None
     refused_last: bool = False  # the last poll was refused (429): send it again when allowed
+    # Steps still to run after the current one before the operation ends (None: no steps).
+    later_steps: int | None = None
 
     @classmethod
     def start(cls, now: float, *, deadline: float | None = None, seed: int = 0) -> PollState:
@@ -170,52 +190,115 @@ class PollState:
         (no backoff of its own, no change to what the schedule planned)."""
         return replace(self, last_at=now, retry_after=retry_after, refused_last=True)
 
-    def observe(self, operation: Operation, now: float, retry_after: float | None = None
-                ) -> PollState:
-        """A poll that got an answer: track the current step and its progress readings."""
+    def observe(self, operation: Operation, now: float, retry_after: float | None = None,
+                *, sent_at: float | None = None) -> PollState:
+        """A poll that got an answer: track the current step and its progress readings.
+
+        `sent_at` is when the request went out: the server read the answer somewhere between
+        then and `now`, which the progress fit allows for (on a slow or loaded link that
+        round trip dwarfs any fixed allowance)."""
         step = operation.current_step
         key = None
+        later: int | None = None
         if step is not None:
             index = operation.steps.index(step)
             state = step.status.value if step.status.is_active else "pending"
             key = f"{index}:{step.id or step.step_name or ''}:{state}"
+            later = _later_steps(operation, index)
         percent = step.progress_percentage if step is not None else None
         if percent is not None and not (math.isfinite(percent) and 0.0 <= percent <= 100.0):
             percent = None
         if step is None or not step.status.is_active:
             percent = None  # a step not yet running says nothing about a rate
+        span = 0.0 if sent_at is None else max(0.0, now - sent_at)
         base = replace(self, polls=self.polls + 1, errors=0, last_at=now, last_seen_at=now,
-                       retry_after=retry_after, refused_last=False)
+                       retry_after=retry_after, last_span=span, later_steps=later,
+                       refused_last=False)
         sample = ((now, percent),) if percent is not None else ()
+        spans = (span,) if sample else ()
         if key != self.step_key:
             active = step is not None and step.status.is_active
+            since = None
+            if active and self.last_seen_at is not None:
+                # It began after the server answered our previous look, which it did no
+                # earlier than that request was sent (unknown on the first look).
+                since = self.last_seen_at - self.last_span
             return replace(
                 base,
                 step_key=key,
-                # It began after our previous look (unknown on the first look).
-                step_since=self.last_seen_at if active else None,
+                step_since=since,
                 samples=sample,
+                spans=spans,
                 frame=step.time_frame if active and step is not None else None,
             )
         if not sample:
             return base
         if self.samples and sample[0][1] < self.samples[-1][1]:
-            return replace(base, samples=sample)  # progress went backwards: measure again
-        kept = self.samples
+            # Progress went backwards: measure again.
+            return replace(base, samples=sample, spans=spans)
+        kept, kept_spans = self.samples, self.spans
+        if len(kept_spans) != len(kept):
+            kept_spans = (0.0,) * len(kept)
         if len(kept) >= _MAX_SAMPLES:
             kept = (kept[0], *kept[-(_MAX_SAMPLES - 2):])
-        return replace(base, samples=(*kept, *sample))
+            kept_spans = (kept_spans[0], *kept_spans[-(_MAX_SAMPLES - 2):])
+        return replace(base, samples=(*kept, *sample), spans=(*kept_spans, *spans))
 
     def estimate(self) -> Estimate | None:
         """When the current step should end, if its progress readings say.
 
-        Readings stamped on arrival can disagree by a round trip's jitter; when no exact fit
-        exists, allow them `READING_SKEW` seconds before falling back to blind backoff.
+        Each reading is allowed its own round trip (see `observe`). When no fit exists, allow
+        them `READING_SKEW` seconds more, then fit the most recent readings alone: one reading
+        that no line explains (a hiccup, a pace that changed) must not leave the rest of the
+        step to blind backoff.
         """
-        exact = fit_linear_progress(self.samples, self.step_since)
-        if exact is not None or len(self.samples) < 2:
-            return exact
-        return fit_linear_progress(self.samples, self.step_since, skew=READING_SKEW)
+        spans = self.spans if len(self.spans) == len(self.samples) else None
+        return _estimate(self.samples, spans, self.step_since)
+
+
+def _later_steps(operation: Operation, index: int) -> int:
+    """Steps after the one at `index` that must still run before the operation can end.
+
+    A publish ends at the publisher sign-off (the go-live steps listed after it are not its
+    own), so a step before the sign-off counts only the steps up to it."""
+    ids = [enum_key(s.id) if s.id is not None else None for s in operation.steps]
+    signoff = enum_key(SIGNOFF_STEP_ID)
+    if signoff in ids and index < ids.index(signoff):
+        return ids.index(signoff) - index - 1
+    return len(operation.steps) - index - 1
+
+
+def _may_measure_pace(samples: tuple[tuple[float, float], ...], since: float | None) -> bool:
+    """Whether `fit_linear_progress` could find a pace: a finished step, progress that rose
+    by 2 or more, or progress above 0 in a step whose start is bounded."""
+    if not samples:
+        return False
+    if samples[-1][1] >= 100.0:
+        return True
+    lo = min(p for _, p in samples)
+    hi = max(p for _, p in samples)
+    return hi - lo >= 1.0 or (since is not None and hi > 0.0)
+
+
+@functools.lru_cache(maxsize=512)
+def _estimate(samples: tuple[tuple[float, float], ...], spans: tuple[float, ...] | None,
+              since: float | None) -> Estimate | None:
+    if not _may_measure_pace(samples, since):
+        return None  # e.g. progress that sits at 0: no fit can exist, skip the search
+    exact = fit_linear_progress(samples, since, spans=spans)
+    if exact is not None or len(samples) < 2:
+        return exact
+    skewed = fit_linear_progress(samples, since, skew=READING_SKEW, spans=spans)
+    if skewed is not None or len(samples) < 3:
+        return skewed
+    for keep in range(len(samples) - 1, 1, -1):
+        if not _may_measure_pace(samples[-keep:], None):
+            break  # shorter suffixes rise even less
+        recent = fit_linear_progress(samples[-keep:], None, skew=READING_SKEW,
+                                     spans=None if spans is None else spans[-keep:])
+        if recent is not None:
+            return recent
+    return None
 
 
 def _unit(seed: int, *salt: object) -> float:
@@ -241,6 +324,12 @@ class PollSchedule:
     error_cap: float = 60.0
     not_found_grace: float = 30.0
     bisect_horizon: float = 20.0
+    # Without a usable estimate (see the module's rule 5).
+    between_stretch: float = 3.0
+    between_cap: float = 300.0
+    final_gap: float = 25.0
+    final_jitter: float = 0.1
+    final_stretch: float = 0.0025
 
     def earliest(self, state: PollState) -> float:
         """The first moment the next poll is allowed (Retry-After, gate, minimum interval)."""
@@ -280,7 +369,10 @@ class PollSchedule:
             blind = min(blind, max(self.tight, now - state.step_since))
         est = state.estimate()
         if est is not None:
-            planned = self._toward(est, state, now)
+            if state.later_steps:
+                planned = self._past(est, now)
+            else:
+                planned = self._toward(est, state, now)
             if len(state.samples) == 1:
                 # One reading of a new step: look again once even its slowest plausible
                 # pace has moved a few units, to measure the pace.
@@ -291,16 +383,42 @@ class PollSchedule:
             frame is not None
             and frame.low > 0
             and state.step_since is not None
+            and any(p > 0 for _, p in state.samples)
             and now - state.step_since >= self.cap
             and now + self._far(state, now) < state.step_since + frame.low
         ):
-            # No usable progress, but the step cannot be over yet by its own estimate.
+            # No usable fit, but the step's progress moves and it cannot be over yet by its
+            # own estimate.
             return self._far(state, now)
-        return blind
+        if state.later_steps is None:
+            return blind
+        return self._unaimed(state, now)
+
+    def _unaimed(self, state: PollState, now: float) -> float:
+        """A step runs and nothing predicts its end (rule 5)."""
+        since = state.step_since if state.step_since is not None else state.started
+        age = max(0.0, now - since)
+        if state.later_steps:
+            # Not the last step: its end is not the operation's end.
+            base = clamp(self.between_stretch * age, 2.0 * self.tight, self.between_cap)
+            return base * (1.0 - self.jitter * _unit(state.seed, "n", state.polls))
+        gap = max(self.final_gap, self.final_stretch * age)
+        gap = min(gap, self.max_interval)
+        gap *= 1.0 - self.final_jitter * _unit(state.seed, "f", state.polls)
+        # A young step (or wait) may be short: look at it at its age's pace first.
+        return min(gap, max(2.0 * self.tight, 2.0 * age))
 
     def _aimed(self, state: PollState) -> bool:
         """Whether the next poll is aimed at an expected end (the step's progress fits)."""
         return state.polls > 0 and state.estimate() is not None
+
+    def _past(self, est: Estimate, now: float) -> float:
+        """Delay when a step that is not the operation's last should end in [lo, hi]: its end
+        is not the operation's, so one look after its latest plausible end will do (no
+        pinning of its progress, no tight polls around its end)."""
+        if now < est.hi:
+            return min(est.hi - now + self.tight, self.between_cap)
+        return clamp((now - est.hi) / 2.0, self.tight, self.cap)
 
     def _toward(self, est: Estimate, state: PollState, now: float) -> float:
         """Delay when the step's end is expected in [est.lo, est.hi]."""

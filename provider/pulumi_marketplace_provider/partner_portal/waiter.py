@@ -201,6 +201,7 @@ def poll_operation(
         # Under the portal's quota, a poll at the expected end goes before blind ones.
         _report_pacing(on_progress, client, ref, last_op, now - start, what)
         yield from permit(client, Priority.AIMED if sched.aimed(state) else Priority.BLIND)
+        sent = clock.now()  # after any wait for the quota
         try:
             op, retry_after = yield Call(lambda: client.get_operation(ref))
         except Throttled as exc:
@@ -232,7 +233,7 @@ def poll_operation(
             continue
         now = clock.now()
         last_op, last_error = op, None
-        state = state.observe(op, now, retry_after)
+        state = state.observe(op, now, retry_after, sent_at=sent)
         _report(on_progress, _progress(ref, op, now - start, None, what))
         if until is not None and until(op):
             return op

@@ -69,8 +69,10 @@ log = logging.getLogger(__name__)
 SERVICE = "Partner Center"
 # Microsoft asks for at most one status request a minute on this API: start at 10 s (a job
 # answers within seconds when it fails at once), then back off to one a minute.
+# Its job and submission carry no estimates: keep the last step at one poll a minute too.
 SCHEDULE = PollSchedule(initial=10.0, factor=1.5, cap=60.0, min_interval=5.0,
-                        error_initial=5.0, error_cap=60.0, not_found_grace=60.0)
+                        error_initial=5.0, error_cap=60.0, not_found_grace=60.0,
+                        final_gap=60.0, final_jitter=0.2, between_cap=60.0)
 SINCE_SKEW = timedelta(minutes=5)  # our clock against the service's, when matching a POST
 RECONCILE_FIRST_DELAY = 5.0
 RECONCILE_MAX_DELAY = 60.0
