@@ -170,3 +170,4 @@ def test_one_pacer_per_origin() -> None:
     assert pacer_for("http://127.0.0.1:1") is not a
     reset_pacers()
     assert pacer_for("https://api.example") is not a
+

@@ -369,3 +369,15 @@ def test_shaped_answers_never_lose_the_end(length: float, seed: int,
     polls, late, _ = simulate_shaped(steps, seed)
     assert late <= max(SCHED.final_gap, SCHED.final_stretch * length) + 1e-6
     assert polls <= 20 + length / 25
+
+
+def test_our_first_look_waits_but_never_past_the_wait_limit() -> None:
+    """A go-live just started (or seen running) is first polled a little later; unlike the
+    server's Retry-After, a wait limit that comes sooner cuts that pause short."""
+    schedule = PollSchedule()
+    state = PollState.start(100.0, deadline=106.0).first_look_at(110.0)
+    assert schedule.next_delay(state, 100.0) == 6.0
+    assert schedule.may_poll(state, 106.0)
+    free = PollState.start(100.0, deadline=200.0).first_look_at(102.0)
+    assert schedule.next_delay(free, 100.0) == 2.0
+    assert schedule.next_delay(PollState.start(100.0), 100.0) == 0.0

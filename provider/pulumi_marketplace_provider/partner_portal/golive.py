@@ -308,7 +308,7 @@ def _attach(client: PortalClient, pub: str, offer: str, sub: Submission, clock: 
     ref = client.operation_ref(pub, offer, sub.id)
     if not sub.state.is_terminal:
         # The listing just showed it running: the first poll need not follow at once.
-        ref = replace(ref, retry_after=FIRST_LOOK_AFTER_POST)
+        ref = replace(ref, first_look=FIRST_LOOK_AFTER_POST)
     return GoLiveStart(ref, attached=not posted,
                        already_live=False, submitted_at=_submitted_at(sub, clock), posted=posted,
                        finished_at=_ended_at(sub))
@@ -431,7 +431,7 @@ def _post_once(client: PortalClient, pub: str, offer: str, known: set[str], cloc
                 ref = yield from _listed_id(client, pub, offer, known, retry, ref)
             if ref.retry_after is None:
                 # Nothing to learn in its first seconds: the first poll waits a little.
-                ref = replace(ref, retry_after=FIRST_LOOK_AFTER_POST)
+                ref = replace(ref, first_look=FIRST_LOOK_AFTER_POST)
             return GoLiveStart(ref, attached=False, already_live=False, submitted_at=posted_at,
                                posted=True)
         except Conflict as exc:

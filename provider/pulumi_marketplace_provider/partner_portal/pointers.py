@@ -50,6 +50,9 @@ class OperationRef:
     # The `Retry-After` (seconds) of the answer that gave this pointer (a 202): the first poll
     # waits that long. Not part of the identity and never stored.
     retry_after: float | None = field(default=None, compare=False)
+    # Our own pause before the first poll (the answers that gave this pointer showed it just
+    # started or running): unlike a Retry-After, the wait limit cuts it short. Never stored.
+    first_look: float | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, str]:
         return {"operationId": self.operation_id, "url": self.url, "form": self.form}

@@ -165,6 +165,7 @@ class PollState:
     last_span: float = 0.0
     frame: TimeFrame | None = None
     refused_last: bool = False  # the last poll was refused (429): send it again when allowed
+    first_at: float | None = None  # the first poll is planned for then (see `first_look_at`)
     # Steps still to run after the current one before the operation ends (None: no steps).
     later_steps: int | None = None
 
@@ -174,6 +175,10 @@ class PollState:
 
     def with_gate(self, gate: GateView) -> PollState:
         return replace(self, gate=gate)
+
+    def first_look_at(self, at: float) -> PollState:
+        """Our own plan: no first poll before `at`, unless the deadline comes first."""
+        return replace(self, first_at=at)
 
     def after_accepted(self, now: float, retry_after: float) -> PollState:
         """The operation was accepted at `now` with a Retry-After: no first poll before it."""
@@ -359,7 +364,7 @@ class PollSchedule:
 
     def _planned(self, state: PollState, now: float) -> float:
         if state.polls == 0 and state.errors == 0:
-            return 0.0
+            return 0.0 if state.first_at is None else max(0.0, state.first_at - now)
         if state.errors:
             return self._backoff(state)
         blind = self._blind(state)

@@ -168,6 +168,8 @@ def poll_operation(
     if ref.retry_after is not None:
         # The answer that started the operation (a 202) said when to look first.
         state = state.after_accepted(start, ref.retry_after)
+    if ref.first_look is not None:
+        state = state.first_look_at(start + ref.first_look)
     last_op: Operation | None = None
     last_error: PortalError | None = None
 

@@ -384,7 +384,7 @@ def start_go_live(
             log.info("%s: live submission %s is in flight; attaching", product.durable_id,
                      flying.id)
             # The listing just read it: the first poll waits the schedule's first interval.
-            ref = replace(client.submission_ref(flying.id), retry_after=schedule.initial)
+            ref = replace(client.submission_ref(flying.id), first_look=schedule.initial)
             return GoLiveStart(ref, attached=True,
                                already_live=False, submitted_at=flying.created or clock.wall())
         preview = _latest(subs, "preview")
@@ -453,7 +453,7 @@ def _post_once(client: IngestionClient, product: Product, preview: IngestionSubm
             # Retry-After, else the schedule's first interval). The job pushes the preview it
             # names: the same submission stands for preview and live.
             ref = replace(client.job_ref(job.job_id),
-                          retry_after=first_look)
+                          first_look=first_look)
             return GoLiveStart(ref, attached=False, already_live=False, submitted_at=posted_at,
                                posted=True, submission_id=preview.id)
         except Conflict as exc:
