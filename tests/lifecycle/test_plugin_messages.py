@@ -148,3 +148,36 @@ def test_attach_connects_a_plugin_started_by_hand_to_the_engine(
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_cancel_during_a_read_or_a_delete_answers_the_rpc(
+    plugin: Flavour, fast_emulator: RunningEmulator, seed_offer: SeedOffer, tmp_path: Path
+) -> None:
+    """Found by chaos-many: Ctrl-C while a Read (refresh) or a Delete retried a failing portal
+    left the RPC unanswered for ever (the handler ended cancelled, so gRPC sent no status)."""
+    offer = seed_offer(goLiveSteps=[{"id": "live", "stepName": "Live", "seconds": 1}])
+    program = [plugin.resource("live", publisherId=PUBLISHER, offerId=offer)]
+    with engine(plugin, fast_emulator, tmp_path) as eng:
+        eng.up(program).raise_for_failure()
+        fast_emulator.admin.add_fault("status", f"/offers/{offer}", "GET", status=503,
+                                      times=None)
+        for command, word in ((eng.refresh, "reading"), (eng.destroy, "deleting")):
+            results: list[CommandResult] = []
+            seen = len(fast_emulator.admin.requests())
+            def run(c: Callable[[], CommandResult] = command,
+                    r: list[CommandResult] = results) -> None:
+                r.append(c())
+
+            def asked(s: int = seen) -> bool:
+                return len(fast_emulator.admin.requests()) > s
+
+            runner = threading.Thread(target=run)
+            runner.start()
+            wait_until(asked, timeout=30)
+            time.sleep(0.5)
+            eng.cancel()
+            runner.join(timeout=30)
+            assert not runner.is_alive(), f"the {word} RPC was never answered"
+            [error] = results[0].errors
+            assert f"cancelled while {word}" in error.message, error.message
+        assert eng.state.by_name("live") is not None  # the delete did not finish

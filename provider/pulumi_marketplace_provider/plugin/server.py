@@ -404,6 +404,15 @@ class LiveOfferServicer(provider_pb2_grpc.ResourceProviderServicer):
         except (live_offer.LiveOfferError, PortalError, SettingsError, ValueError) as exc:
             await self._fail(context, str(exc), urn=request.urn)
             raise
+        except asyncio.CancelledError:
+            # An RPC whose handler ends cancelled is never answered: the engine would wait on
+            # it for ever. Answer it.
+            if not self._cancel_requested:
+                raise
+            await self._fail(context, f"{request.id}: cancelled while reading the offer; "
+                                      f"nothing was changed. Run the command again.",
+                             urn=request.urn)
+            raise
         if new_id is None:
             return provider_pb2.ReadResponse(id="")
         merged_inputs = dict(old_inputs) if old_inputs else inputs
@@ -422,6 +431,17 @@ class LiveOfferServicer(provider_pb2_grpc.ResourceProviderServicer):
             message = await self._run(live_offer.delete(ctx, request.id, olds))
         except (live_offer.LiveOfferError, PortalError, SettingsError, ValueError) as exc:
             await self._fail(context, str(exc), urn=request.urn)
+            raise
+        except asyncio.CancelledError:
+            if not self._cancel_requested:
+                raise
+            await self._fail(
+                context,
+                f"{request.id}: cancelled while deleting; the resource stays in the stack and "
+                f"its go-live is as it was (a cancel already sent to the portal stands). Run "
+                f"the command again to finish the delete.",
+                urn=request.urn,
+            )
             raise
         await self._engine.log(message, urn=request.urn)
         return empty_pb2.Empty()
