@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.enginedouble import UNKNOWN, CommandResult, PluginLauncher, Resource, Secret, secret
+from tests.enginedouble import (
+    UNKNOWN,
+    CommandResult,
+    LogRecord,
+    PluginLauncher,
+    Resource,
+    Secret,
+    secret,
+)
 
 from .conftest import PLUGIN_PACKAGE, DoubleFactory
 
@@ -273,6 +282,10 @@ def test_provider_that_cannot_start(tmp_path: Path, make_double: DoubleFactory) 
     assert any("missing dependency foo" in d.message for d in r.diagnostics)
 
 
+def waiting_on(urn: str) -> Callable[[LogRecord], bool]:
+    return lambda x: x.urn == urn and x.message.startswith("waiting")
+
+
 def test_parallel_steps_overlap_and_cancel_keeps_every_partial_state(
     plugin_launcher: PluginLauncher, make_double: DoubleFactory
 ) -> None:
@@ -283,9 +296,7 @@ def test_parallel_steps_overlap_and_cancel_keeps_every_partial_state(
     mark = eng.engine.log_count()
     worker, box = run_in_thread(lambda: eng.up([thing(n, sleep=30) for n in names]))
     for n in names:
-        urn = eng.urn(TYPE, n)
-        eng.engine.wait_for_log(lambda x, u=urn: x.urn == u and x.message.startswith("waiting"),
-                                15, mark)
+        eng.engine.wait_for_log(waiting_on(eng.urn(TYPE, n)), 15, mark)
     eng.cancel()
     worker.join(15)
     r = box[0]
