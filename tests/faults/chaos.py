@@ -221,7 +221,9 @@ class Summary:
 # what a run asks of the API it drives
 
 
-def find_operation(operations: list[dict[str, Any]], operation_id: str) -> dict[str, Any] | None:
+def find_operation(
+    operations: list[dict[str, Any]], operation_id: str, offer: str = OFFER
+) -> dict[str, Any] | None:
     """The emulator operation an id names: its GUID, or the non-migrated pointer's opaque id
     `{publisher}${offer}${publishingVersion}${slot}` (both case-insensitive)."""
     wanted = operation_id.lower()
@@ -231,7 +233,7 @@ def find_operation(operations: list[dict[str, Any]], operation_id: str) -> dict[
             return op
         if (
             len(parts) == 4
-            and parts[:2] == [PUBLISHER, OFFER]
+            and parts[:2] == [PUBLISHER, offer.lower()]
             and parts[2] == str(op.get("publishingVersion"))
         ):
             return op
@@ -373,15 +375,11 @@ class PartnerPortalHooks(ApiHooks):
         """(started, refused) go-live POSTs in the request log, as the module doc defines."""
         wanted = f"/api/publishers/{PUBLISHER}/offers/{OFFER}/golive".lower()
         rows = self.admin(lambda: self.emu.admin.requests(method="POST", path="golive"))
-        started = refused = 0
-        for row in rows:
-            if unquote(row["path"]).rstrip("/").lower() != wanted or not row.get("applied"):
-                continue
-            if row.get("status") in (202, None):
-                started += 1
-            else:
-                refused += 1
-        return started, refused
+        outcomes = Counter(
+            post_outcome(row) for row in rows
+            if unquote(row["path"]).rstrip("/").lower() == wanted
+        )
+        return outcomes["started"], outcomes["refused"]
 
     def cancel_posts(self) -> int:
         return self.admin(lambda: self.emu.admin.posts(PUBLISHER, OFFER, "cancel"))
@@ -579,6 +577,14 @@ class PartnerPortalHooks(ApiHooks):
             f"offer pointer={config['pointer']} go-live={total:.0f}s "
             f"estimates={config['stepEstimates']} cancel={config['cancelMode']}"
         )
+
+
+def post_outcome(row: dict[str, Any]) -> str | None:
+    """What a go-live POST in the request log did: `started` (applied, answered 202 or not at
+    all), `refused` (applied, answered otherwise) or None (it never reached the API)."""
+    if not row.get("applied"):
+        return None
+    return "started" if row.get("status") in (202, None) else "refused"
 
 
 def hooks_class(api: str) -> type[ApiHooks]:

@@ -1,0 +1,616 @@
+"""Chaos with many offers at once: one provider process, a throttling portal, restarts.
+
+`tests/faults/chaos.py` drives one offer per run through every fault and disruption; this
+drives many (`--offers`, 30 by default) going live *together* through ONE provider process
+(the `plugin` flavour; `--flavour dynamic` works with a few offers: its host serves 4 calls at
+a time), as `pulumi up` does with `--parallel N`: the engine double (tests/enginedouble/,
+`parallel=` the number of offers) sends every offer's step at once and keeps the stack's state
+file between commands. The emulator runs in its own process with its state on disk, and is set
+to throttle hard through its admin API: a token bucket well below what the offers want (about
+`--rate-factor` requests per second per offer; each offer needs several requests to go live),
+answering 429 with a Retry-After in delta-seconds on some commands and as an HTTP-date on the
+others (both forms occur in every run of two chaos commands or more).
+
+A run (seeded: every draw comes from `random.Random(seed)`, so a seed replays the same run):
+
+1. seed N offers waiting at publisher sign-off, each with its own pointer form (migrated,
+   non-migrated, absolute), go-live length (2-10 s on the emulator's clock x20), step
+   estimates or not, and wait limit (`waitTimeoutSeconds`, 10-40 s);
+2. `--rounds` chaos `up`s of all N offers (default 3), each under throttling, the random
+   faults of chaos.py (`PartnerPortalHooks.inject_faults`: 5xx, 429 storms, resets, dropped
+   answers, delays, late go-live POSTs, malformed JSON, missing pointers, odd Retry-After),
+   one forced fault kind, and one disruption, fired once some go-live POSTs of this command
+   were applied (or, when none is due, after a few seconds), i.e. mid-wait:
+   - `emulator-restart` / `emulator-kill`: the emulator SIGTERMed or SIGKILLed and started
+     again on the same state file (and port; the throttle is part of its saved state);
+   - `provider-kill`: the provider SIGKILLed; the command's steps in flight fail, and the next
+     command's new provider resumes from the state the engine double kept (or, for an offer
+     whose Create died with the process, finds its go-live by listing);
+   - `cancel`: Ctrl-C (`Cancel`): every waiting offer returns partial state naming its go-live;
+   - `cli-kill`: the CLI killed (pending creates left, cleared by the converging run's
+     `refresh --clear-pending-creates`);
+   - `throttle-flip`: the throttle changes rate and Retry-After form mid-command;
+   round r of run i is guaranteed disruption (i * rounds + r) mod 6 and fault kind
+   (i * rounds + r) mod 9, so two runs of three rounds cover every disruption;
+3. a converging `up` with faults and throttling off;
+4. an update: a new publish of a third of the offers and new `triggers` for them (one more
+   intent each), a chaos `up` as above, and a converging `up`.
+
+Invariants, per offer, checked after every command (chaos.py's, kept per offer):
+
+- **one go-live per intent**: started go-live POSTs of the offer in the emulator's request
+  log (`post_outcome`: applied, answered 202 or not at all) never exceed its intents, equal
+  them after each converging `up`, and equal the emulator's go-live operations of the offer;
+- **state names the offer's go-live**: an operation id in state is a go-live of that offer
+  (state may name none only with status `unknown`), its URL points at it on loopback, and
+  state never claims an end the portal does not report; after a plugin step that failed once
+  the offer's go-live had started, state names that go-live (partial state); after each
+  converging `up` every offer is in state, names its latest go-live, and it succeeded;
+- **no crash, no hang** (chaos.py's `command`: `support.crashes`, the network guard, every
+  command within HANG_LIMIT, every provider stopping on SIGINT);
+- **no token** anywhere but the Authorization header (`test_no_secret.leaks`: state file,
+  RPC answers and errors, Engine.Log, provider stderr, the emulator's request log).
+
+Run `python -m tests.faults.chaos_many --help`; `make chaos-many` runs a set
+(CHAOS_MANY_ARGS overrides it), `make test` a bounded run (tests/faults/test_chaos_many.py).
+Only the Cloud Partner Portal API is driven (`marketplace:api` cloudPartnerPortal, the default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import json
+import re
+import shutil
+import sys
+import threading
+import time
+import traceback
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import requests
+
+from tests.enginedouble import CommandResult, EngineDouble, Resource
+from tests.faults.chaos import (
+    API,
+    CPP,
+    FAULT_KINDS,
+    PUBLISHER,
+    TOKEN,
+    ChaosRun,
+    PartnerPortalHooks,
+    RunReport,
+    Summary,
+    _Disruption,
+    _Violation,
+    _workdir,
+    find_operation,
+    post_outcome,
+)
+from tests.faults.test_no_secret import leaks
+
+# Each chaos command meets one disruption that lets it go on, then maybe one that ends it.
+GOING_ON = ("emulator-restart", "emulator-kill", "throttle-flip")
+ENDING = ("provider-kill", "cancel", "cli-kill")
+DISRUPTIONS = GOING_ON + ENDING
+FORMS = ("seconds", "http-date")
+CALM_WAIT = 90  # the converging runs' waitTimeoutSeconds: longer than any go-live here
+GOLIVE_PATH = re.compile(r"^/api/publishers/([^/]+)/offers/([^/]+)/golive/?$", re.IGNORECASE)
+
+
+@dataclass
+class _Trigger(_Disruption):
+    """A disruption fired once `posts` go-live POSTs of the command were applied, `delay`
+    seconds later; or after `fallback` seconds when fewer POSTs are due."""
+
+    posts: int = 1
+    fallback: float = 3.0
+    then: _Trigger | None = None  # fired after this one, while the command still runs
+
+
+class ManyHooks(PartnerPortalHooks):
+    """The Partner Portal hooks of chaos.py, for many offers: counts and go-lives per offer,
+    throttling on every chaos command."""
+
+    def __init__(self, run: ChaosRun) -> None:
+        super().__init__(run)
+        assert isinstance(run, ManyRun)
+        self.many = run
+
+    def posts_by_offer(self) -> dict[str, Counter[str]]:
+        """Per offer (lower case), its go-live POSTs by `post_outcome` (started, refused)."""
+        rows = self.admin(lambda: self.emu.admin.requests(method="POST", path="golive"))
+        out: dict[str, Counter[str]] = {o.lower(): Counter() for o in self.many.offers}
+        for row in rows:
+            m = GOLIVE_PATH.match(unquote(row["path"]))
+            if m and m.group(1).lower() == PUBLISHER and m.group(2).lower() in out:
+                out[m.group(2).lower()][str(post_outcome(row))] += 1
+        return out
+
+    def golive_posts(self) -> tuple[int, int]:
+        counts = self.posts_by_offer().values()
+        return sum(c["started"] for c in counts), sum(c["refused"] for c in counts)
+
+    def go_lives_of(self, offer: str) -> list[dict[str, Any]]:
+        ops = self.admin(lambda: self.emu.admin.operations(PUBLISHER, offer))
+        return [op for op in ops if op.get("submissionType") == "goLive"]
+
+    def inject_faults(self) -> None:
+        """chaos.py's random faults, then the throttle of this command."""
+        super().inject_faults()
+        many = self.many
+        form = FORMS[(many.seed + many.report.commands) % 2]
+        rate = many.throttle_rate()
+        self.admin(lambda: self.emu.admin.set_throttle(rate, retry_after=form))
+        many.report.episodes[f"throttle-{form}"] += 1
+        many.report.events.append(f"throttle {rate:.1f}/s ({form})")
+
+    def seed_offers(self) -> None:
+        run = self.many
+        rng = run.rng
+        for offer in run.offers:
+            total = rng.uniform(40, 200)
+            config: dict[str, Any] = {
+                "state": "signoff",
+                "pointer": rng.choice(["migrated", "nonMigrated", "absolute"]),
+                "goLiveSteps": [
+                    {"id": "live-preparation", "stepName": "Live preparation",
+                     "seconds": total / 3},
+                    {"id": "live", "stepName": "Live", "seconds": total * 2 / 3},
+                ],
+                "publishSteps": [{"id": "displaycertify", "seconds": 6}],
+                "stepEstimates": rng.random() < 0.5,
+            }
+            self.admin(functools.partial(self.emu.admin.put_offer, PUBLISHER, offer, **config))
+            run.wait_limit[offer] = round(rng.uniform(8, 25))
+
+    def publish_offers(self, offers: list[str]) -> None:
+        """New versions reach publisher sign-off (harness step, faults off)."""
+        self.run.calm()
+        for offer in offers:
+            url = f"{self.emu.base_url}/api/publishers/{PUBLISHER}/offers/{offer}/publish"
+            answer = self.admin(functools.partial(
+                requests.post, url, params=API, headers={"Authorization": f"Bearer {TOKEN}"},
+                json={"metadata": {}}, timeout=10,
+            ))
+            if answer.status_code != 202:
+                raise _Violation(f"harness: publish of {offer} answered {answer.status_code}: "
+                                 f"{answer.text}")
+        deadline = time.monotonic() + 60
+        for offer in offers:
+            read = functools.partial(self.emu.admin.get_offer, PUBLISHER, offer)
+            while self.admin(read)["status"] != "waitingForPublisherReview":
+                if time.monotonic() > deadline:
+                    raise _Violation(f"harness: the publish of {offer} did not reach sign-off")
+                time.sleep(0.1)
+
+
+class ManyRun(ChaosRun):
+    """One seeded run of many offers through one provider process (see the module doc)."""
+
+    def __init__(
+        self,
+        seed: int,
+        root: Path,
+        *,
+        offers: int = 30,
+        flavour: str = "plugin",
+        rounds: int = 3,
+        rate_factor: float = 0.1,
+        update: bool = True,
+        forced_index: int = 0,
+        max_faults: int = 8,
+        max_storm: int = 4,
+    ) -> None:
+        super().__init__(seed, flavour, f"{offers}x", root, max_faults=max_faults,
+                         max_storm=max_storm, api=CPP)
+        self.hooks: ManyHooks = ManyHooks(self)
+        self.offers = [f"many-{i:03d}" for i in range(offers)]
+        self.rounds = max(1, rounds)
+        self.rate_factor = rate_factor
+        self.do_update = update
+        self.forced_index = forced_index
+        self.intents = dict.fromkeys(self.offers, 0)
+        self.triggers_of = dict.fromkeys(self.offers, "v1")
+        self.wait_limit: dict[str, int] = {}
+        self.posts_before: dict[str, Counter[str]] = {}
+        self.results: list[CommandResult] = []
+        self.chaos_commands = 0
+        self.ending: str | None = None  # the ending disruption forced on this chaos command
+        self.chaos_now = True  # converging commands wait up to CALM_WAIT
+
+    # -- what chaos.py's ChaosRun asks of a run -------------------------------------------
+
+    def name_of(self, offer: str) -> str:
+        return f"live-{offer}"
+
+    def program(self) -> list[Resource]:
+        return [
+            self.flavour.resource(
+                self.name_of(offer),
+                publisherId=PUBLISHER,
+                offerId=offer,
+                triggers=[self.triggers_of[offer]],
+                waitForCompletion=True,
+                waitTimeoutSeconds=self.wait_limit[offer] if self.chaos_now else CALM_WAIT,
+            )
+            for offer in self.offers
+        ]
+
+    def start_engine(self) -> EngineDouble:
+        eng = super().start_engine()
+        eng.parallel = len(self.offers)  # every offer's step at once
+        return eng
+
+    def golive_posts(self) -> tuple[int, int]:
+        """Totals; remembers the per-offer counts before a command (for the partial-state
+        check)."""
+        self.posts_before = self.hooks.posts_by_offer()
+        started, refused = self.hooks.golive_posts()
+        return started, refused
+
+    def throttle_rate(self) -> float:
+        """Requests per second for the whole portal: well below what the offers want."""
+        factor = self.rng.uniform(0.5, 1.5) * self.rate_factor
+        return round(max(1.0, len(self.offers) * factor), 1)
+
+    def pick_disruption(
+        self, allowed: tuple[str, ...], forced: str | None = None
+    ) -> _Disruption | None:
+        """One of GOING_ON (`forced`), then one of ENDING: forced (`self.ending`) on the first
+        three chaos commands of a run, else drawn (or none) from the seed."""
+        rng = self.rng
+        half = max(1, len(self.offers) // 2)
+        first = _Trigger(forced or rng.choice(GOING_ON), True, rng.uniform(0.0, 1.0),
+                         posts=rng.randint(1, half), fallback=rng.uniform(1.0, 5.0))
+        ending = self.ending
+        if ending is None and rng.random() < 0.6:
+            ending = rng.choice(ENDING)
+        if ending is not None:
+            first.then = _Trigger(ending, True, rng.uniform(0.0, 2.0),
+                                  posts=first.posts + rng.randint(1, half),
+                                  fallback=rng.uniform(3.0, 12.0))
+        return first
+
+    def disrupt(self, d: _Disruption, since: int, done: threading.Event) -> None:
+        assert isinstance(d, _Trigger)
+        if not self._wait_for_posts(d, since, done) or done.wait(d.delay):
+            return
+        self.fire(d, since, done)
+        if d.then is not None:
+            self.disrupt(d.then, since, done)
+
+    def fire(self, d: _Disruption, since: int, done: threading.Event) -> None:
+        eng = self.eng
+        assert eng is not None
+        if d.kind == "cancel":
+            self.report.episodes["cancel"] += 1
+            self.report.events.append("cancel (Ctrl-C) mid-wait")
+            eng.cancel()
+        elif d.kind == "throttle-flip":
+            form = self.rng.choice(FORMS)
+            rate = self.throttle_rate()
+            self.admin(lambda: self.emu.admin.set_throttle(rate, retry_after=form))
+            self.report.episodes[f"throttle-{form}"] += 1
+            self.report.episodes["throttle-flip"] += 1
+            self.report.events.append(f"throttle -> {rate:.1f}/s ({form})")
+        elif not done.is_set():  # emulator-restart/-kill, provider-kill, cli-kill: as chaos.py
+            self.report.episodes[d.kind] += 1
+            super().disrupt(_Disruption(d.kind, False, 0.0), since, done)
+
+    def _wait_for_posts(self, d: _Trigger, since: int, done: threading.Event) -> bool:
+        """Until `d.posts` go-live POSTs of this command were applied, or `d.fallback` s."""
+        deadline = time.monotonic() + d.fallback
+        while not done.is_set():
+            with contextlib.suppress(Exception):
+                rows = self.emu.admin.requests(method="POST", path="golive$", since=since)
+                if sum(1 for r in rows if r.get("applied")) >= d.posts:
+                    return True
+            if time.monotonic() > deadline:
+                return True
+            time.sleep(0.05)
+        return False
+
+    # -- invariants, per offer ------------------------------------------------------------
+
+    def check_state(
+        self, label: str, result: CommandResult, started_before: int, *, killed: bool
+    ) -> None:
+        eng = self.eng
+        assert eng is not None
+        by_offer = self.hooks.posts_by_offer()
+        self.report.started = sum(c["started"] for c in by_offer.values())
+        self.report.refused = sum(c["refused"] for c in by_offer.values())
+        self.report.intents = sum(self.intents.values())
+        state = eng.state
+        kinds = {p.type for p in state.pending_operations}
+        if kinds and not result.terminated and not (self.pending_allowed and kinds == {"creating"}):
+            self.violation(f"{label}: pending operations {sorted(kinds)} in state without a CLI "
+                           f"kill mid-create")
+        for offer in self.offers:
+            started = by_offer[offer.lower()]["started"]
+            if started > self.intents[offer]:
+                self.violation(f"{label}: {offer}: {started} go-live POSTs started for "
+                               f"{self.intents[offer]} intent(s)")
+            go_lives = self.hooks.go_lives_of(offer)
+            if len(go_lives) != started:
+                self.violation(f"{label}: {offer}: the emulator holds {len(go_lives)} go-live "
+                               f"operations but its log shows {started} started go-live POSTs")
+            self.check_offer_state(label, offer, go_lives, result, killed=killed,
+                                   started_now=started > self.posts_before.get(
+                                       offer.lower(), Counter())["started"])
+
+    def check_offer_state(
+        self, label: str, offer: str, go_lives: list[dict[str, Any]], result: CommandResult,
+        *, killed: bool, started_now: bool,
+    ) -> None:
+        eng = self.eng
+        assert eng is not None
+        res = eng.state.by_name(self.name_of(offer))
+        if res is None:
+            return
+        outputs = res.outputs
+        op_id = outputs.get("operationId")
+        if not isinstance(op_id, str) or not op_id:
+            if outputs.get("status") != "unknown":
+                self.violation(f"{label}: {offer}: the resource in state names no operation: "
+                               f"{outputs}")
+            return
+        op = find_operation(go_lives, op_id, offer)
+        if op is None:
+            self.violation(f"{label}: {offer}: state names operation {op_id}, not a go-live of "
+                           f"the offer")
+            return
+        url = str(outputs.get("operationUrl") or "")
+        if op_id not in unquote(url) or urlsplit(url).hostname not in ("127.0.0.1", "localhost"):
+            self.violation(f"{label}: {offer}: operationUrl {url!r} does not point at {op_id}")
+        recorded, actual = outputs.get("status"), op.get("status")
+        if recorded in ("succeeded", "failed", "canceled") and recorded != actual:
+            self.violation(f"{label}: {offer}: state says {recorded} but the portal says {actual}")
+        err = result.error(self.name_of(offer))
+        if (
+            self.flavour.name == "plugin"
+            and err is not None
+            and err.code != "UNAVAILABLE"
+            and not result.terminated
+            and not killed
+            and started_now
+            and find_operation(go_lives[-1:], op_id, offer) is None
+        ):
+            self.violation(f"{label}: {offer}: the plugin started go-live {go_lives[-1]['id']} "
+                           f"and failed, but state names {op_id} (partial state was not "
+                           f"recorded)")
+
+    def check_converged(self, label: str, *, expect_status: str = "succeeded") -> None:
+        eng = self.eng
+        assert eng is not None
+        by_offer = self.hooks.posts_by_offer()
+        state = eng.state
+        if state.pending_operations:
+            self.violation(f"{label}: pending operations remain after a converging up")
+        for offer in self.offers:
+            started = by_offer[offer.lower()]["started"]
+            if started != self.intents[offer]:
+                self.violation(f"{label}: {offer}: {started} go-live POSTs started for "
+                               f"{self.intents[offer]} intent(s)")
+            res = state.by_name(self.name_of(offer))
+            if res is None:
+                self.violation(f"{label}: {offer} is not in state after a converging up")
+                continue
+            go_lives = self.hooks.go_lives_of(offer)
+            if not go_lives:
+                self.violation(f"{label}: {offer}: no go-live operation exists")
+                continue
+            latest = go_lives[-1]
+            if find_operation([latest], str(res.outputs.get("operationId", "")), offer) is None:
+                self.violation(f"{label}: {offer}: state names {res.outputs.get('operationId')}, "
+                               f"the latest go-live is {latest['id']}")
+            status = res.outputs.get("status")
+            if status != expect_status or latest["status"] != expect_status:
+                self.violation(f"{label}: {offer}: converged to {status} (portal: "
+                               f"{latest['status']})")
+
+    # -- the run --------------------------------------------------------------------------
+
+    def run(self) -> RunReport:
+        began = time.monotonic()
+        try:
+            with self.emu:
+                self.hooks.seed_offers()
+                self.eng = self.start_engine()
+                try:
+                    self.script()
+                finally:
+                    self.eng.close()
+                self.count_faults()
+                self.count_throttled()
+                for where in leaks(TOKEN, self.eng, self.results, self.emu.running()):
+                    self.violation(f"the token is in the {where}")
+        except _Violation as exc:
+            self.violation(str(exc))
+        except Exception:
+            self.violation("harness error: " + traceback.format_exc()[-2000:])
+        finally:
+            for proc in self.launched:
+                if proc.alive:
+                    self.violation(f"provider {proc.pid} still running after the run")
+                    proc.kill()
+            self.report.seconds = time.monotonic() - began
+        return self.report
+
+    def command(self, label: str, fn: Callable[[EngineDouble], CommandResult], *,
+                chaos: bool, **kw: Any) -> CommandResult | None:
+        self.chaos_now = chaos
+        result = super().command(label, fn, chaos=chaos, **kw)
+        if result is not None:
+            self.results.append(result)
+        return result
+
+    def script(self) -> None:
+        for offer in self.offers:
+            self.intents[offer] = 1
+        self.chaos_rounds("up", self.rounds)
+        self.converge("converge")
+        if not self.do_update:
+            return
+        moved = self.rng.sample(self.offers, max(1, len(self.offers) // 3))
+        self.hooks.publish_offers(moved)
+        for offer in moved:
+            self.triggers_of[offer] = "v2"
+            self.intents[offer] += 1
+        self.report.events.append(f"update of {len(moved)} offers")
+        self.chaos_rounds("update", 1)
+        self.converge("converge-update")
+
+    def chaos_rounds(self, label: str, rounds: int) -> None:
+        for r in range(rounds):
+            n = self.forced_index + self.chaos_commands
+            self.ending = ENDING[n % len(ENDING)] if self.chaos_commands < len(ENDING) else None
+            self.chaos_commands += 1
+            self.command(
+                f"{label}-{r + 1}", lambda e: e.up(self.program()), chaos=True,
+                disruptions=DISRUPTIONS, forced_fault=FAULT_KINDS[n % len(FAULT_KINDS)],
+                forced_disruption=GOING_ON[n % len(GOING_ON)],
+            )
+
+    def count_throttled(self) -> None:
+        """429s the throttle answered (the faults counted by chaos.py's `count_faults` include
+        them as `429`)."""
+        rows = self.admin(lambda: self.emu.admin.requests())
+        self.report.episodes["throttled-429"] = sum(1 for r in rows if r.get("fault") ==
+                                                    "throttle")
+        self.report.episodes["requests"] = len(rows)
+
+
+@dataclass
+class ManySummary(Summary):
+    """Totals of many-offer runs; `line()` is printed at the end."""
+
+    offers: int = 0
+
+    def line(self) -> str:
+        episodes: Counter[str] = Counter()
+        for r in self.reports:
+            episodes.update(r.episodes)
+        faults = self.faults
+        return (
+            f"chaos-many: {len(self.reports)} runs, {self.offers} offers in {self.seconds:.0f} s, "
+            f"{self.total('commands')} commands, {episodes['requests']} requests, "
+            f"{episodes['throttled-429']} throttled (429) in "
+            f"{episodes['throttle-seconds']} seconds-form and {episodes['throttle-http-date']} "
+            f"http-date-form throttle settings; faults fired {sum(faults.values())} ("
+            + ", ".join(f"{k} {faults[k]}" for k in FAULT_KINDS)
+            + "); disruptions ("
+            + ", ".join(f"{k} {episodes[k]}" for k in DISRUPTIONS)
+            + f"); emulator restarts {self.total('restarts')}, provider kills "
+            f"{self.total('kills')}, CLI kills {self.total('terminates')}; intents "
+            f"{self.total('intents')}, go-live POSTs started {self.total('started')}, refused "
+            f"{self.total('refused')}; violations {len(self.violations)}"
+        )
+
+
+def run_many(
+    runs: int = 1,
+    *,
+    seed: int = 1,
+    offers: int = 30,
+    flavour: str = "plugin",
+    rounds: int = 3,
+    rate_factor: float = 0.1,
+    update: bool = True,
+    root: Path | None = None,
+    keep: bool = False,
+    on_report: Callable[[RunReport], None] | None = None,
+    run_class: type[ManyRun] = ManyRun,
+) -> ManySummary:
+    """Runs seeds seed..seed+runs-1 one after another (each is already N offers at once)."""
+    began = time.monotonic()
+    reports: list[RunReport] = []
+    with _workdir(root, keep) as base:
+        for i in range(runs):
+            run = run_class(seed + i, base, offers=offers, flavour=flavour, rounds=rounds,
+                            rate_factor=rate_factor, update=update,
+                            forced_index=i * (rounds + int(update)))
+            report = run.run()
+            if not report.violations and not keep:
+                shutil.rmtree(run.dir, ignore_errors=True)
+            if on_report is not None:
+                on_report(report)
+            reports.append(report)
+    return ManySummary(reports, time.monotonic() - began, offers=runs * offers)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.faults.chaos_many",
+        description=(
+            "Seeded chaos runs of MANY offers going live at once through one provider process "
+            "(the plugin, driven by the engine double with every step in parallel), while the "
+            "emulator throttles hard (Retry-After in seconds and as an HTTP-date) and is "
+            "restarted, the provider is killed and resumed, and Ctrl-C lands mid-wait; then a "
+            "converging run with faults and throttling off. Checks, per offer: one started "
+            "go-live POST per intent, state names the offer's go-live, no crash or hang, every "
+            "offer live after converging, no token in state, logs or errors. See the module "
+            "doc of tests/faults/chaos_many.py."
+        ),
+        epilog="Example: python -m tests.faults.chaos_many --offers 100 --runs 2 --seed 40 -v. "
+               "The exit status is 1 if any run found a violation; a failing seed replays with "
+               "--seed SEED --runs 1 (and --workdir DIR to keep its emulator state, request "
+               "log, stack state and provider logs).",
+    )
+    parser.add_argument("--runs", type=int, default=2, help="runs, one after another "
+                        "(default 2: together they cover every disruption)")
+    parser.add_argument("--seed", type=int, default=1, help="first seed (default 1)")
+    parser.add_argument("--offers", type=int, default=30,
+                        help="offers going live at once in each run (default 30; 200 works)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="chaos `up`s before the first converging one (default 3)")
+    parser.add_argument("--rate-factor", type=float, default=0.1,
+                        help="throttle: about this many requests/s per offer for the whole "
+                             "portal, drawn x0.5-1.5 per command, at least 1/s (default 0.1)")
+    parser.add_argument("--no-update", action="store_true",
+                        help="skip the update (new publish and triggers for a third of them)")
+    parser.add_argument("--flavour", choices=("plugin", "dynamic"), default="plugin",
+                        help="provider flavour (default plugin; the dynamic host serves 4 "
+                             "calls at a time: give it few offers)")
+    parser.add_argument("--workdir", type=Path, help="keep run directories here")
+    parser.add_argument("--json", type=Path, help="write every run report here")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="one line per run, with its events")
+    args = parser.parse_args(argv)
+
+    def show(report: RunReport) -> None:
+        if args.verbose or report.violations:
+            print(report.line(), flush=True)
+            if args.verbose:
+                for event in report.events:
+                    print(f"  {event}", flush=True)
+            for text in report.violations:
+                print(f"  VIOLATION: {text}", flush=True)
+
+    summary = run_many(
+        args.runs, seed=args.seed, offers=args.offers, flavour=args.flavour,
+        rounds=args.rounds, rate_factor=args.rate_factor, update=not args.no_update,
+        root=args.workdir, keep=args.workdir is not None, on_report=show,
+    )
+    if args.json:
+        args.json.write_text(json.dumps([
+            {**{k: v for k, v in vars(r).items() if k != "faults"}, "faults": dict(r.faults)}
+            for r in summary.reports
+        ], indent=1))
+    print(summary.line(), flush=True)
+    return 1 if summary.violations else 0
+
+
+if __name__ == "__main__":
+    # Run as tests.faults.chaos_many (not a second copy of it as __main__).
+    from tests.faults.chaos_many import main as _main
+
+    sys.exit(_main())
