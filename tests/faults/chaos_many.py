@@ -269,14 +269,14 @@ class ManyRun(ChaosRun):
         rng = self.rng
         half = max(1, len(self.offers) // 2)
         first = _Trigger(forced or rng.choice(GOING_ON), True, rng.uniform(0.0, 1.0),
-                         posts=rng.randint(1, half), fallback=rng.uniform(1.0, 5.0))
+                         posts=rng.randint(1, half), fallback=rng.uniform(1.0, 3.0))
         ending = self.ending
         if ending is None and rng.random() < 0.6:
             ending = rng.choice(ENDING)
         if ending is not None:
-            first.then = _Trigger(ending, True, rng.uniform(0.0, 2.0),
+            first.then = _Trigger(ending, True, rng.uniform(0.0, 1.0),
                                   posts=first.posts + rng.randint(1, half),
-                                  fallback=rng.uniform(3.0, 12.0))
+                                  fallback=rng.uniform(1.0, 3.0))
         return first
 
     def disrupt(self, d: _Disruption, since: int, done: threading.Event) -> None:

@@ -1,0 +1,61 @@
+"""A bounded many-offers chaos run inside `make test`, and proof that its checks can fail.
+
+`make chaos-many` runs more and larger ones (tests/faults/chaos_many.py). This one takes 30
+offers live at once through one plugin process under hard throttling (both Retry-After forms),
+with two chaos `up`s and an update of ten of them, and every disruption once (emulator restart
+and kill, throttle change, provider kill and resume, Ctrl-C, CLI kill): about a minute.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.faults.chaos import API, PUBLISHER, TOKEN
+from tests.faults.chaos_many import DISRUPTIONS, FORMS, ManyRun, run_many
+
+BOUNDED_SEED = int(os.environ.get("CHAOS_MANY_SEED", "7100"))
+BOUNDED_OFFERS = 30
+
+
+def test_many_offers_at_once_keep_every_invariant(capsys: pytest.CaptureFixture[str]) -> None:
+    summary = run_many(1, seed=BOUNDED_SEED, offers=BOUNDED_OFFERS, rounds=2)
+    with capsys.disabled():
+        print(f"\n{summary.line()}")
+    assert summary.violations == [], "\n".join(summary.violations)
+    [report] = summary.reports
+    assert report.flavour == "plugin"
+    assert report.intents == BOUNDED_OFFERS + BOUNDED_OFFERS // 3
+    assert report.started == report.intents
+    assert report.refused == 0
+    seen = report.episodes
+    assert all(seen[kind] > 0 for kind in DISRUPTIONS), seen
+    assert all(seen[f"throttle-{form}"] > 0 for form in FORMS), seen
+    assert seen["throttled-429"] > BOUNDED_OFFERS, seen
+    assert report.restarts >= 2 and report.kills >= 1 and report.terminates >= 1
+
+
+class _GoesLiveTwice(ManyRun):
+    """A 'provider' that sends one offer's go-live a second time: the checks must say so."""
+
+    def script(self) -> None:
+        for offer in self.offers:
+            self.intents[offer] = 1
+        self.converge("converge-create")
+        self.hooks.publish_offers(self.offers[1:2])
+        answer = requests.post(
+            f"{self.emu.base_url}/api/publishers/{PUBLISHER}/offers/{self.offers[1]}/golive",
+            params=API, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10,
+        )
+        assert answer.status_code == 202, answer.text
+        self.converge("converge-again")
+
+
+def test_the_checks_catch_a_second_go_live_of_one_offer(tmp_path: Path) -> None:
+    report = _GoesLiveTwice(1, tmp_path, offers=3).run()
+    assert any("many-001: 2 go-live POSTs started for 1 intent" in v
+               for v in report.violations), report.violations
+    assert not any("many-000" in v or "many-002" in v for v in report.violations)
