@@ -61,7 +61,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
-import json
 import re
 import shutil
 import sys
@@ -73,7 +72,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 import requests
 
@@ -92,6 +91,7 @@ from tests.faults.chaos import (
     _Violation,
     _workdir,
     find_operation,
+    finish,
     post_outcome,
 )
 from tests.faults.test_no_secret import leaks
@@ -192,30 +192,36 @@ class ManyHooks(PartnerPortalHooks):
                 time.sleep(0.1)
 
 
+@dataclass(frozen=True)
+class ManySettings:
+    """What a many-offers run does (the command line's flags)."""
+
+    offers: int = 30
+    flavour: str = "plugin"
+    rounds: int = 3  # chaos `up`s before the first converging one
+    rate_factor: float = 0.1  # throttle: about this many requests/s per offer, in all
+    update: bool = True  # then a new publish and triggers for a third of the offers
+    max_faults: int = 8  # random faults per chaos command, at most
+    max_storm: int = 4  # 429s in a row of one storm, at most
+
+
 class ManyRun(ChaosRun):
     """One seeded run of many offers through one provider process (see the module doc)."""
 
     def __init__(
-        self,
-        seed: int,
-        root: Path,
-        *,
-        offers: int = 30,
-        flavour: str = "plugin",
-        rounds: int = 3,
-        rate_factor: float = 0.1,
-        update: bool = True,
+        self, seed: int, root: Path, settings: ManySettings | None = None, *,
         forced_index: int = 0,
-        max_faults: int = 8,
-        max_storm: int = 4,
     ) -> None:
-        super().__init__(seed, flavour, f"{offers}x", root, max_faults=max_faults,
-                         max_storm=max_storm, api=CPP)
+        """`forced_index`: this run's first chaos command gets forced fault kind and
+        disruption number `forced_index` (see the module doc)."""
+        settings = settings or ManySettings()
+        super().__init__(seed, settings.flavour, f"{settings.offers}x", root,
+                         max_faults=settings.max_faults, max_storm=settings.max_storm, api=CPP)
         self.hooks: ManyHooks = ManyHooks(self)
-        self.offers = [f"many-{i:03d}" for i in range(offers)]
-        self.rounds = max(1, rounds)
-        self.rate_factor = rate_factor
-        self.do_update = update
+        self.offers = [f"many-{i:03d}" for i in range(settings.offers)]
+        self.rounds = max(1, settings.rounds)
+        self.rate_factor = settings.rate_factor
+        self.do_update = settings.update
         self.forced_index = forced_index
         self.intents = dict.fromkeys(self.offers, 0)
         self.triggers_of = dict.fromkeys(self.offers, "v1")
@@ -329,11 +335,7 @@ class ManyRun(ChaosRun):
         self.report.started = sum(c["started"] for c in by_offer.values())
         self.report.refused = sum(c["refused"] for c in by_offer.values())
         self.report.intents = sum(self.intents.values())
-        state = eng.state
-        kinds = {p.type for p in state.pending_operations}
-        if kinds and not result.terminated and not (self.pending_allowed and kinds == {"creating"}):
-            self.violation(f"{label}: pending operations {sorted(kinds)} in state without a CLI "
-                           f"kill mid-create")
+        self.check_pending(label, eng.state, result)
         for offer in self.offers:
             started = by_offer[offer.lower()]["started"]
             if started > self.intents[offer]:
@@ -347,6 +349,10 @@ class ManyRun(ChaosRun):
                                    started_now=started > self.posts_before.get(
                                        offer.lower(), Counter())["started"])
 
+    @staticmethod
+    def find_in(offer: str) -> Callable[[list[dict[str, Any]], str], dict[str, Any] | None]:
+        return lambda go_lives, op_id: find_operation(go_lives, op_id, offer)
+
     def check_offer_state(
         self, label: str, offer: str, go_lives: list[dict[str, Any]], result: CommandResult,
         *, killed: bool, started_now: bool,
@@ -356,24 +362,10 @@ class ManyRun(ChaosRun):
         res = eng.state.by_name(self.name_of(offer))
         if res is None:
             return
-        outputs = res.outputs
-        op_id = outputs.get("operationId")
-        if not isinstance(op_id, str) or not op_id:
-            if outputs.get("status") != "unknown":
-                self.violation(f"{label}: {offer}: the resource in state names no operation: "
-                               f"{outputs}")
+        op_id = self.check_recorded(f"{label}: {offer}", res.outputs, go_lives,
+                                    self.find_in(offer))
+        if op_id is None:
             return
-        op = find_operation(go_lives, op_id, offer)
-        if op is None:
-            self.violation(f"{label}: {offer}: state names operation {op_id}, not a go-live of "
-                           f"the offer")
-            return
-        url = str(outputs.get("operationUrl") or "")
-        if op_id not in unquote(url) or urlsplit(url).hostname not in ("127.0.0.1", "localhost"):
-            self.violation(f"{label}: {offer}: operationUrl {url!r} does not point at {op_id}")
-        recorded, actual = outputs.get("status"), op.get("status")
-        if recorded in ("succeeded", "failed", "canceled") and recorded != actual:
-            self.violation(f"{label}: {offer}: state says {recorded} but the portal says {actual}")
         err = result.error(self.name_of(offer))
         if (
             self.flavour.name == "plugin"
@@ -404,18 +396,8 @@ class ManyRun(ChaosRun):
             if res is None:
                 self.violation(f"{label}: {offer} is not in state after a converging up")
                 continue
-            go_lives = self.hooks.go_lives_of(offer)
-            if not go_lives:
-                self.violation(f"{label}: {offer}: no go-live operation exists")
-                continue
-            latest = go_lives[-1]
-            if find_operation([latest], str(res.outputs.get("operationId", "")), offer) is None:
-                self.violation(f"{label}: {offer}: state names {res.outputs.get('operationId')}, "
-                               f"the latest go-live is {latest['id']}")
-            status = res.outputs.get("status")
-            if status != expect_status or latest["status"] != expect_status:
-                self.violation(f"{label}: {offer}: converged to {status} (portal: "
-                               f"{latest['status']})")
+            self.check_latest(f"{label}: {offer}", res.outputs, self.hooks.go_lives_of(offer),
+                              self.find_in(offer), expect_status)
 
     # -- the run --------------------------------------------------------------------------
 
@@ -518,33 +500,29 @@ class ManySummary(Summary):
 
 def run_many(
     runs: int = 1,
+    settings: ManySettings | None = None,
     *,
     seed: int = 1,
-    offers: int = 30,
-    flavour: str = "plugin",
-    rounds: int = 3,
-    rate_factor: float = 0.1,
-    update: bool = True,
     root: Path | None = None,
     keep: bool = False,
     on_report: Callable[[RunReport], None] | None = None,
     run_class: type[ManyRun] = ManyRun,
 ) -> ManySummary:
     """Runs seeds seed..seed+runs-1 one after another (each is already N offers at once)."""
+    settings = settings or ManySettings()
     began = time.monotonic()
     reports: list[RunReport] = []
     with _workdir(root, keep) as base:
         for i in range(runs):
-            run = run_class(seed + i, base, offers=offers, flavour=flavour, rounds=rounds,
-                            rate_factor=rate_factor, update=update,
-                            forced_index=i * (rounds + int(update)))
+            run = run_class(seed + i, base, settings,
+                            forced_index=i * (settings.rounds + int(settings.update)))
             report = run.run()
             if not report.violations and not keep:
                 shutil.rmtree(run.dir, ignore_errors=True)
             if on_report is not None:
                 on_report(report)
             reports.append(report)
-    return ManySummary(reports, time.monotonic() - began, offers=runs * offers)
+    return ManySummary(reports, time.monotonic() - began, offers=runs * settings.offers)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -575,6 +553,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate-factor", type=float, default=0.1,
                         help="throttle: about this many requests/s per offer for the whole "
                              "portal, drawn x0.5-1.5 per command, at least 1/s (default 0.1)")
+    parser.add_argument("--max-faults", type=int, default=8,
+                        help="random faults per chaos command, at most (default 8)")
+    parser.add_argument("--max-storm", type=int, default=4,
+                        help="429s in a row in one injected storm, at most (default 4)")
     parser.add_argument("--no-update", action="store_true",
                         help="skip the update (new publish and triggers for a third of them)")
     parser.add_argument("--flavour", choices=("plugin", "dynamic"), default="plugin",
@@ -595,18 +577,12 @@ def main(argv: list[str] | None = None) -> int:
             for text in report.violations:
                 print(f"  VIOLATION: {text}", flush=True)
 
-    summary = run_many(
-        args.runs, seed=args.seed, offers=args.offers, flavour=args.flavour,
-        rounds=args.rounds, rate_factor=args.rate_factor, update=not args.no_update,
-        root=args.workdir, keep=args.workdir is not None, on_report=show,
-    )
-    if args.json:
-        args.json.write_text(json.dumps([
-            {**{k: v for k, v in vars(r).items() if k != "faults"}, "faults": dict(r.faults)}
-            for r in summary.reports
-        ], indent=1))
-    print(summary.line(), flush=True)
-    return 1 if summary.violations else 0
+    settings = ManySettings(offers=args.offers, flavour=args.flavour, rounds=args.rounds,
+                            rate_factor=args.rate_factor, update=not args.no_update,
+                            max_faults=args.max_faults, max_storm=args.max_storm)
+    summary = run_many(args.runs, settings, seed=args.seed, root=args.workdir,
+                       keep=args.workdir is not None, on_report=show)
+    return finish(summary, args.json)
 
 
 if __name__ == "__main__":

@@ -15,14 +15,14 @@ import pytest
 import requests
 
 from tests.faults.chaos import API, PUBLISHER, TOKEN
-from tests.faults.chaos_many import DISRUPTIONS, FORMS, ManyRun, run_many
+from tests.faults.chaos_many import DISRUPTIONS, FORMS, ManyRun, ManySettings, run_many
 
 BOUNDED_SEED = int(os.environ.get("CHAOS_MANY_SEED", "7100"))
 BOUNDED_OFFERS = 30
 
 
 def test_many_offers_at_once_keep_every_invariant(capsys: pytest.CaptureFixture[str]) -> None:
-    summary = run_many(1, seed=BOUNDED_SEED, offers=BOUNDED_OFFERS, rounds=2)
+    summary = run_many(1, ManySettings(offers=BOUNDED_OFFERS, rounds=2), seed=BOUNDED_SEED)
     with capsys.disabled():
         print(f"\n{summary.line()}")
     assert summary.violations == [], "\n".join(summary.violations)
@@ -55,7 +55,7 @@ class _GoesLiveTwice(ManyRun):
 
 
 def test_the_checks_catch_a_second_go_live_of_one_offer(tmp_path: Path) -> None:
-    report = _GoesLiveTwice(1, tmp_path, offers=3).run()
+    report = _GoesLiveTwice(1, tmp_path, ManySettings(offers=3)).run()
     assert any("many-001: 2 go-live POSTs started for 1 intent" in v
                for v in report.violations), report.violations
     assert not any("many-000" in v or "many-002" in v for v in report.violations)
