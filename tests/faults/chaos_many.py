@@ -17,24 +17,26 @@ A run (seeded: every draw comes from `random.Random(seed)`, so a seed replays th
    non-migrated, absolute), go-live length (2-10 s on the emulator's clock x20), step
    estimates or not, and wait limit (`waitTimeoutSeconds`, 10-40 s);
 2. `--rounds` chaos `up`s of all N offers (default 3), each under throttling, the random
-   faults of chaos.py (`PartnerPortalHooks.inject_faults`: 5xx, 429 storms, resets, dropped
-   answers, delays, late go-live POSTs, malformed JSON, missing pointers, odd Retry-After),
-   one forced fault kind, and one disruption, fired once some go-live POSTs of this command
-   were applied (or, when none is due, after a few seconds), i.e. mid-wait:
+   faults of chaos.py (`PartnerPortalHooks.inject_faults`, up to `--max-faults`: 5xx, 429
+   storms, resets, dropped answers, delays, late go-live POSTs, malformed JSON, missing
+   pointers, odd Retry-After) and one forced fault kind, and two disruptions, each fired once
+   some go-live POSTs of the command were applied (or, when none is due, after 1-3 s), i.e.
+   mid-wait. First one the command goes on through:
    - `emulator-restart` / `emulator-kill`: the emulator SIGTERMed or SIGKILLed and started
      again on the same state file (and port; the throttle is part of its saved state);
+   - `throttle-flip`: the throttle changes rate and Retry-After form;
+   then (forced on a run's first three chaos commands, else drawn, or none) one that ends it:
    - `provider-kill`: the provider SIGKILLed; the command's steps in flight fail, and the next
      command's new provider resumes from the state the engine double kept (or, for an offer
      whose Create died with the process, finds its go-live by listing);
    - `cancel`: Ctrl-C (`Cancel`): every waiting offer returns partial state naming its go-live;
    - `cli-kill`: the CLI killed (pending creates left, cleared by the converging run's
      `refresh --clear-pending-creates`);
-   - `throttle-flip`: the throttle changes rate and Retry-After form mid-command;
-   round r of run i is guaranteed disruption (i * rounds + r) mod 6 and fault kind
-   (i * rounds + r) mod 9, so two runs of three rounds cover every disruption;
-3. a converging `up` with faults and throttling off;
-4. an update: a new publish of a third of the offers and new `triggers` for them (one more
-   intent each), a chaos `up` as above, and a converging `up`.
+   chaos command c of a run (counting on from the previous runs') is guaranteed the first kind
+   c mod 3 and fault kind c mod 9, so any three chaos commands cover every disruption;
+3. a converging `up` with faults and throttling off (and a wait limit of CALM_WAIT);
+4. unless `--no-update`: a new publish of a third of the offers and new `triggers` for them
+   (one more intent each), a chaos `up` as above, and a converging `up`.
 
 Invariants, per offer, checked after every command (chaos.py's, kept per offer):
 
@@ -49,7 +51,10 @@ Invariants, per offer, checked after every command (chaos.py's, kept per offer):
 - **no crash, no hang** (chaos.py's `command`: `support.crashes`, the network guard, every
   command within HANG_LIMIT, every provider stopping on SIGINT);
 - **no token** anywhere but the Authorization header (`test_no_secret.leaks`: state file,
-  RPC answers and errors, Engine.Log, provider stderr, the emulator's request log).
+  RPC answers and errors, Engine.Log, provider stderr, the emulator's request log);
+- **Retry-After honoured process-wide** (README: "a 429 slows every wait in the process"):
+  each throttled 429 asks for at least 1 s, so within one command (one provider process) no
+  request may arrive 0.3-0.9 s after one (EARLY; at most EARLY_TOLERANCE stragglers per run).
 
 Run `python -m tests.faults.chaos_many --help`; `make chaos-many` runs a set
 (CHAOS_MANY_ARGS overrides it), `make test` a bounded run (tests/faults/test_chaos_many.py).
@@ -59,6 +64,7 @@ Only the Cloud Partner Portal API is driven (`marketplace:api` cloudPartnerPorta
 from __future__ import annotations
 
 import argparse
+import bisect
 import contextlib
 import functools
 import re
@@ -70,6 +76,7 @@ import traceback
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -102,6 +109,11 @@ ENDING = ("provider-kill", "cancel", "cli-kill")
 DISRUPTIONS = GOING_ON + ENDING
 FORMS = ("seconds", "http-date")
 CALM_WAIT = 90  # the converging runs' waitTimeoutSeconds: longer than any go-live here
+# Every throttled 429 says wait at least 1 s (the provider clamps Retry-After to 1-600 s), and
+# the whole process must wait it out: no request of the same provider process may arrive in
+# this window after one (requests already on their way arrive within the first 0.3 s).
+EARLY = (0.3, 0.9)
+EARLY_TOLERANCE = 2  # stragglers on a loaded machine; a provider that ignores 429 sends hundreds
 GOLIVE_PATH = re.compile(r"^/api/publishers/([^/]+)/offers/([^/]+)/golive/?$", re.IGNORECASE)
 
 
@@ -231,6 +243,7 @@ class ManyRun(ChaosRun):
         self.chaos_commands = 0
         self.ending: str | None = None  # the ending disruption forced on this chaos command
         self.chaos_now = True  # converging commands wait up to CALM_WAIT
+        self.spans: list[tuple[float, float]] = []  # each command's wall-clock span
 
     # -- what chaos.py's ChaosRun asks of a run -------------------------------------------
 
@@ -412,7 +425,7 @@ class ManyRun(ChaosRun):
                 finally:
                     self.eng.close()
                 self.count_faults()
-                self.count_throttled()
+                self.check_retry_after()
                 for where in leaks(TOKEN, self.eng, self.results, self.emu.running()):
                     self.violation(f"the token is in the {where}")
         except _Violation as exc:
@@ -430,7 +443,9 @@ class ManyRun(ChaosRun):
     def command(self, label: str, fn: Callable[[EngineDouble], CommandResult], *,
                 chaos: bool, **kw: Any) -> CommandResult | None:
         self.chaos_now = chaos
+        began = time.time()
         result = super().command(label, fn, chaos=chaos, **kw)
+        self.spans.append((began, time.time()))
         if result is not None:
             self.results.append(result)
         return result
@@ -462,13 +477,32 @@ class ManyRun(ChaosRun):
                 forced_disruption=GOING_ON[n % len(GOING_ON)],
             )
 
-    def count_throttled(self) -> None:
-        """429s the throttle answered (the faults counted by chaos.py's `count_faults` include
-        them as `429`)."""
+    def check_retry_after(self) -> None:
+        """The provider honours the throttle's Retry-After process-wide: after a throttled 429
+        within a command (one provider process), no request arrives in the EARLY window."""
         rows = self.admin(lambda: self.emu.admin.requests())
-        self.report.episodes["throttled-429"] = sum(1 for r in rows if r.get("fault") ==
-                                                    "throttle")
+        times = sorted(datetime.fromisoformat(r["time"].replace("Z", "+00:00")).timestamp()
+                       for r in rows)
+        throttled = [
+            datetime.fromisoformat(r["time"].replace("Z", "+00:00")).timestamp()
+            for r in rows if r.get("fault") == "throttle"
+        ]
+        early: list[float] = []
+        for t0 in throttled:
+            if not any(a <= t0 and t0 + EARLY[1] <= b for a, b in self.spans):
+                continue  # the command (its provider process) ended within the window
+            lo = bisect.bisect_right(times, t0 + EARLY[0])
+            hi = bisect.bisect_left(times, t0 + EARLY[1])
+            early.extend(times[lo:hi])
+        self.report.episodes["throttled-429"] = len(throttled)
         self.report.episodes["requests"] = len(rows)
+        self.report.episodes["early-after-429"] = len(early)
+        if len(early) > EARLY_TOLERANCE:
+            self.violation(
+                f"{len(early)} requests arrived {EARLY[0]}-{EARLY[1]} s after a throttled 429 "
+                f"(Retry-After at least 1 s, for the whole process) in the same command; "
+                f"{len(throttled)} 429s in all"
+            )
 
 
 @dataclass
@@ -485,7 +519,8 @@ class ManySummary(Summary):
         return (
             f"chaos-many: {len(self.reports)} runs, {self.offers} offers in {self.seconds:.0f} s, "
             f"{self.total('commands')} commands, {episodes['requests']} requests, "
-            f"{episodes['throttled-429']} throttled (429) in "
+            f"{episodes['throttled-429']} throttled (429, {episodes['early-after-429']} "
+            f"requests within its Retry-After) in "
             f"{episodes['throttle-seconds']} seconds-form and {episodes['throttle-http-date']} "
             f"http-date-form throttle settings; faults fired {sum(faults.values())} ("
             + ", ".join(f"{k} {faults[k]}" for k in FAULT_KINDS)
