@@ -19,13 +19,16 @@ A run (seeded: every draw comes from `random.Random(seed)`, so a seed replays th
 2. `--rounds` chaos `up`s of all N offers (default 3), each under throttling, the random
    faults of chaos.py (`PartnerPortalHooks.inject_faults`, up to `--max-faults`: 5xx, 429
    storms, resets, dropped answers, delays, late go-live POSTs, malformed JSON, missing
-   pointers, odd Retry-After) and one forced fault kind, and two disruptions, each fired once
+   pointers, odd Retry-After), one forced fault kind, and N/4-N/2 go-live POSTs whose answer
+   is lost after they were applied (`drop`, or `late`: answered after the read timeout; a
+   POST the throttle refuses uses one up), and two disruptions, each fired once
    some go-live POSTs of the command were applied (or, when none is due, after 1-3 s), i.e.
-   mid-wait. First one the command goes on through:
+   mid-wait. First (after 1-3 s at the latest) one the command goes on through:
    - `emulator-restart` / `emulator-kill`: the emulator SIGTERMed or SIGKILLed and started
      again on the same state file (and port; the throttle is part of its saved state);
    - `throttle-flip`: the throttle changes rate and Retry-After form;
-   then (forced on a run's first three chaos commands, else drawn, or none) one that ends it:
+   then, once more POSTs were applied (or after 4-10 s), one that ends it (forced on a
+   run's first three chaos commands, else drawn, or none):
    - `provider-kill`: the provider SIGKILLed; the command's steps in flight fail, and the next
      command's new provider resumes from the state the engine double kept (or, for an offer
      whose Create died with the process, finds its go-live by listing);
@@ -43,6 +46,8 @@ Invariants, per offer, checked after every command (chaos.py's, kept per offer):
 - **one go-live per intent**: started go-live POSTs of the offer in the emulator's request
   log (`post_outcome`: applied, answered 202 or not at all) never exceed its intents, equal
   them after each converging `up`, and equal the emulator's go-live operations of the offer;
+  and none was refused (applied, answered 4xx): the emulator answers 409 to a go-live POST
+  while the offer's go-live runs, so a second POST for an intent mostly shows up as that;
 - **state names the offer's go-live**: an operation id in state is a go-live of that offer
   (state may name none only with status `unknown`), its URL points at it on loopback, and
   state never claims an end the portal does not report; after a plugin step that failed once
@@ -89,6 +94,8 @@ from tests.faults.chaos import (
     CPP,
     FAULT_KINDS,
     PUBLISHER,
+    READ_TIMEOUT,
+    RPC_DEADLINE,
     TOKEN,
     ChaosRun,
     PartnerPortalHooks,
@@ -155,9 +162,19 @@ class ManyHooks(PartnerPortalHooks):
         return [op for op in ops if op.get("submissionType") == "goLive"]
 
     def inject_faults(self) -> None:
-        """chaos.py's random faults, then the throttle of this command."""
+        """chaos.py's random faults, go-live POSTs whose answers are lost after they were
+        applied (dropped, or answered after the read timeout), then the throttle."""
         super().inject_faults()
         many = self.many
+        rng = many.rng
+        # Faults are matched before the throttle: a POST refused with 429 uses one up.
+        n = len(many.offers)
+        times, skip = rng.randint(max(2, n // 4), max(3, n // 2)), rng.randint(0, n // 4)
+        if rng.random() < 0.5:
+            self.add_fault("drop", "/golive$", "POST", times=times, skip=skip)
+        else:
+            self.add_fault("delay", "/golive$", "POST", delay=READ_TIMEOUT + 1.0, times=times,
+                           skip=skip)
         form = FORMS[(many.seed + many.report.commands) % 2]
         rate = many.throttle_rate()
         self.admin(lambda: self.emu.admin.set_throttle(rate, retry_after=form))
@@ -215,6 +232,11 @@ class ManySettings:
     update: bool = True  # then a new publish and triggers for a third of the offers
     max_faults: int = 8  # random faults per chaos command, at most
     max_storm: int = 4  # 429s in a row of one storm, at most
+    # Ctrl-C may land while refresh-before-update Reads are in flight; False holds it until
+    # the command's steps began (a plugin Read that meets Cancel never answers: see
+    # test_chaos_many.test_cancel_during_a_plugin_read_answers).
+    cancel_during_read: bool = True
+    rpc_deadline: float = RPC_DEADLINE  # an RPC still unanswered after this has hung
 
 
 class ManyRun(ChaosRun):
@@ -234,6 +256,8 @@ class ManyRun(ChaosRun):
         self.rounds = max(1, settings.rounds)
         self.rate_factor = settings.rate_factor
         self.do_update = settings.update
+        self.settings = settings
+        self.records_at_start = 0
         self.forced_index = forced_index
         self.intents = dict.fromkeys(self.offers, 0)
         self.triggers_of = dict.fromkeys(self.offers, "v1")
@@ -244,6 +268,7 @@ class ManyRun(ChaosRun):
         self.ending: str | None = None  # the ending disruption forced on this chaos command
         self.chaos_now = True  # converging commands wait up to CALM_WAIT
         self.spans: list[tuple[float, float]] = []  # each command's wall-clock span
+        self.refused_seen: dict[str, int] = {}  # refused go-live POSTs reported, per offer
 
     # -- what chaos.py's ChaosRun asks of a run -------------------------------------------
 
@@ -266,6 +291,7 @@ class ManyRun(ChaosRun):
     def start_engine(self) -> EngineDouble:
         eng = super().start_engine()
         eng.parallel = len(self.offers)  # every offer's step at once
+        eng.rpc_deadline = self.settings.rpc_deadline
         return eng
 
     def golive_posts(self) -> tuple[int, int]:
@@ -294,8 +320,8 @@ class ManyRun(ChaosRun):
             ending = rng.choice(ENDING)
         if ending is not None:
             first.then = _Trigger(ending, True, rng.uniform(0.0, 1.0),
-                                  posts=first.posts + rng.randint(1, half),
-                                  fallback=rng.uniform(1.0, 3.0))
+                                  posts=first.posts + rng.randint(max(1, half // 2), half),
+                                  fallback=rng.uniform(4.0, 10.0))
         return first
 
     def disrupt(self, d: _Disruption, since: int, done: threading.Event) -> None:
@@ -310,6 +336,8 @@ class ManyRun(ChaosRun):
         eng = self.eng
         assert eng is not None
         if d.kind == "cancel":
+            if not self.settings.cancel_during_read and not self._steps_began(done):
+                return
             self.report.episodes["cancel"] += 1
             self.report.events.append("cancel (Ctrl-C) mid-wait")
             eng.cancel()
@@ -323,6 +351,17 @@ class ManyRun(ChaosRun):
         elif not done.is_set():  # emulator-restart/-kill, provider-kill, cli-kill: as chaos.py
             self.report.episodes[d.kind] += 1
             super().disrupt(_Disruption(d.kind, False, 0.0), since, done)
+
+    def _steps_began(self, done: threading.Event) -> bool:
+        """Wait until the command's resource steps began (its refresh-before-update Reads are
+        over: a Check was answered)."""
+        eng = self.eng
+        assert eng is not None
+        while not done.is_set():
+            if any(r.method == "Check" for r in eng.records[self.records_at_start:]):
+                return True
+            time.sleep(0.05)
+        return False
 
     def _wait_for_posts(self, d: _Trigger, since: int, done: threading.Event) -> bool:
         """Until `d.posts` go-live POSTs of this command were applied, or `d.fallback` s."""
@@ -354,6 +393,12 @@ class ManyRun(ChaosRun):
             if started > self.intents[offer]:
                 self.violation(f"{label}: {offer}: {started} go-live POSTs started for "
                                f"{self.intents[offer]} intent(s)")
+            refused = by_offer[offer.lower()]["refused"]
+            if refused > self.refused_seen.get(offer, 0):
+                self.refused_seen[offer] = refused
+                self.violation(f"{label}: {offer}: {refused} go-live POST(s) refused by the "
+                               f"portal: sent while its go-live already ran (a second POST for "
+                               f"an intent)")
             go_lives = self.hooks.go_lives_of(offer)
             if len(go_lives) != started:
                 self.violation(f"{label}: {offer}: the emulator holds {len(go_lives)} go-live "
@@ -443,6 +488,7 @@ class ManyRun(ChaosRun):
     def command(self, label: str, fn: Callable[[EngineDouble], CommandResult], *,
                 chaos: bool, **kw: Any) -> CommandResult | None:
         self.chaos_now = chaos
+        self.records_at_start = len(self.eng.records) if self.eng is not None else 0
         began = time.time()
         result = super().command(label, fn, chaos=chaos, **kw)
         self.spans.append((began, time.time()))
@@ -480,20 +526,19 @@ class ManyRun(ChaosRun):
     def check_retry_after(self) -> None:
         """The provider honours the throttle's Retry-After process-wide: after a throttled 429
         within a command (one provider process), no request arrives in the EARLY window."""
-        rows = self.admin(lambda: self.emu.admin.requests())
-        times = sorted(datetime.fromisoformat(r["time"].replace("Z", "+00:00")).timestamp()
-                       for r in rows)
-        throttled = [
-            datetime.fromisoformat(r["time"].replace("Z", "+00:00")).timestamp()
-            for r in rows if r.get("fault") == "throttle"
-        ]
-        early: list[float] = []
-        for t0 in throttled:
+        rows = sorted(self.admin(lambda: self.emu.admin.requests()), key=_arrived)
+        times = [_arrived(r) for r in rows]
+        throttled = [r for r in rows if r.get("fault") == "throttle"]
+        early: list[str] = []
+        for row in throttled:
+            t0 = _arrived(row)
             if not any(a <= t0 and t0 + EARLY[1] <= b for a, b in self.spans):
                 continue  # the command (its provider process) ended within the window
             lo = bisect.bisect_right(times, t0 + EARLY[0])
             hi = bisect.bisect_left(times, t0 + EARLY[1])
-            early.extend(times[lo:hi])
+            early.extend(f"{r['method']} {r['path']} {times[i] - t0:.2f} s after the 429 of "
+                         f"{row['method']} {row['path']} (seq {row['seq']})"
+                         for i, r in enumerate(rows[lo:hi], lo))
         self.report.episodes["throttled-429"] = len(throttled)
         self.report.episodes["requests"] = len(rows)
         self.report.episodes["early-after-429"] = len(early)
@@ -501,8 +546,13 @@ class ManyRun(ChaosRun):
             self.violation(
                 f"{len(early)} requests arrived {EARLY[0]}-{EARLY[1]} s after a throttled 429 "
                 f"(Retry-After at least 1 s, for the whole process) in the same command; "
-                f"{len(throttled)} 429s in all"
+                f"{len(throttled)} 429s in all; e.g. " + "; ".join(dict.fromkeys(early[:4]))
             )
+
+
+def _arrived(row: dict[str, Any]) -> float:
+    """When a request-log row arrived (epoch seconds)."""
+    return datetime.fromisoformat(str(row["time"]).replace("Z", "+00:00")).timestamp()
 
 
 @dataclass
