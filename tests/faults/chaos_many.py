@@ -59,7 +59,8 @@ Invariants, per offer, checked after every command (chaos.py's, kept per offer):
   RPC answers and errors, Engine.Log, provider stderr, the emulator's request log);
 - **Retry-After honoured process-wide** (README: "a 429 slows every wait in the process"):
   each throttled 429 asks for at least 1 s, so within one command (one provider process) no
-  request may arrive 0.3-0.9 s after one (EARLY; at most EARLY_TOLERANCE stragglers per run).
+  request may arrive 0.3-0.9 s after one (EARLY; EARLY_TOLERANCE allows stragglers that were
+  already past the gate: up to a quarter of the 429s, where ignoring Retry-After gives ~all).
 
 Run `python -m tests.faults.chaos_many --help`; `make chaos-many` runs a set
 (CHAOS_MANY_ARGS overrides it), `make test` a bounded run (tests/faults/test_chaos_many.py).
@@ -120,7 +121,10 @@ CALM_WAIT = 90  # the converging runs' waitTimeoutSeconds: longer than any go-li
 # the whole process must wait it out: no request of the same provider process may arrive in
 # this window after one (requests already on their way arrive within the first 0.3 s).
 EARLY = (0.3, 0.9)
-EARLY_TOLERANCE = 2  # stragglers on a loaded machine; a provider that ignores 429 sends hundreds
+# Stragglers: requests already past the gate when a 429 arrives can reach the emulator late on
+# a loaded machine (once seen: 18 after 132 429s, 0 in most runs); a provider that retries a
+# 429 at once sends about one early request per 429 (6 000 after 6 300 429s).
+EARLY_TOLERANCE = (2, 0.25)  # at most max(2, 25 % of the throttled 429s) per run
 GOLIVE_PATH = re.compile(r"^/api/publishers/([^/]+)/offers/([^/]+)/golive/?$", re.IGNORECASE)
 
 
@@ -529,24 +533,25 @@ class ManyRun(ChaosRun):
         rows = sorted(self.admin(lambda: self.emu.admin.requests()), key=_arrived)
         times = [_arrived(r) for r in rows]
         throttled = [r for r in rows if r.get("fault") == "throttle"]
-        early: list[str] = []
+        early: dict[int, str] = {}  # index of an early request: why
         for row in throttled:
             t0 = _arrived(row)
             if not any(a <= t0 and t0 + EARLY[1] <= b for a, b in self.spans):
                 continue  # the command (its provider process) ended within the window
             lo = bisect.bisect_right(times, t0 + EARLY[0])
             hi = bisect.bisect_left(times, t0 + EARLY[1])
-            early.extend(f"{r['method']} {r['path']} {times[i] - t0:.2f} s after the 429 of "
-                         f"{row['method']} {row['path']} (seq {row['seq']})"
-                         for i, r in enumerate(rows[lo:hi], lo))
+            for i in range(lo, hi):
+                early.setdefault(i, f"{rows[i]['method']} {rows[i]['path']} {times[i] - t0:.2f} "
+                                    f"s after the 429 of {row['method']} {row['path']} (seq "
+                                    f"{row['seq']})")
         self.report.episodes["throttled-429"] = len(throttled)
         self.report.episodes["requests"] = len(rows)
         self.report.episodes["early-after-429"] = len(early)
-        if len(early) > EARLY_TOLERANCE:
+        if len(early) > max(EARLY_TOLERANCE[0], EARLY_TOLERANCE[1] * len(throttled)):
             self.violation(
                 f"{len(early)} requests arrived {EARLY[0]}-{EARLY[1]} s after a throttled 429 "
                 f"(Retry-After at least 1 s, for the whole process) in the same command; "
-                f"{len(throttled)} 429s in all; e.g. " + "; ".join(dict.fromkeys(early[:4]))
+                f"{len(throttled)} 429s in all; e.g. " + "; ".join(list(early.values())[:4])
             )
 
 
