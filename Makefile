@@ -66,3 +66,13 @@ CHAOS_ARGS ?= --runs 400 --api both
 
 chaos: $(STAMP)
 	$(PY) -m tests.faults.chaos $(CHAOS_ARGS)
+
+# Many offers going live at once through one plugin process while the emulator throttles hard
+# and is restarted, the provider is killed and resumed, and Ctrl-C lands mid-wait
+# (tests/faults/chaos_many.py; `make test` runs one bounded run of 30 offers). Override e.g.
+# `make chaos-many CHAOS_MANY_ARGS="--offers 200 --runs 1 --seed 9 -v"`.
+.PHONY: chaos-many
+CHAOS_MANY_ARGS ?= --runs 4 --offers 100
+
+chaos-many: $(STAMP)
+	$(PY) -m tests.faults.chaos_many $(CHAOS_MANY_ARGS)

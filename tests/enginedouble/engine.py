@@ -9,13 +9,15 @@ state lives in a checkpoint-shaped JSON file between commands. See README.md for
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -219,6 +221,43 @@ class EngineRuleError(Exception):
     """A rule the engine enforces on provider answers (empty id, unknowns after preview)."""
 
 
+class _StepLock:
+    """Serialises a command's state and result changes when steps run in parallel.
+
+    A step holds it from start to end, except around each RPC (see ``EngineDouble._rpc``), so
+    the steps' RPCs overlap while every change to state, and every save, happens one at a time,
+    as the engine's step executor and snapshot manager do. Never held when steps run one at a
+    time, so that path is unchanged.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._local = threading.local()
+
+    def __enter__(self) -> _StepLock:
+        self._lock.acquire()
+        self._local.held = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._local.held = False
+        self._lock.release()
+
+    @contextlib.contextmanager
+    def released(self) -> Iterator[None]:
+        """Let other steps run while this thread waits on an RPC."""
+        if not getattr(self._local, "held", False):
+            yield
+            return
+        self._local.held = False
+        self._lock.release()
+        try:
+            yield
+        finally:
+            self._lock.acquire()
+            self._local.held = True
+
+
 class _Command:
     """State of one running command (one provider process, one state snapshot)."""
 
@@ -234,6 +273,7 @@ class _Command:
         self.process: ProviderProcess | None = None
         self.protocol = _Protocol()
         self.provider_ref = ""
+        self.step_lock = _StepLock()
 
     @property
     def stop_on_error(self) -> bool:
@@ -263,6 +303,7 @@ class EngineDouble:
         rpc_deadline: float | None = None,
         close_grace: float = 5.0,
         export_stack_env: bool = False,
+        parallel: int = 1,
     ) -> None:
         self.launcher = launcher
         self.project = project
@@ -276,6 +317,9 @@ class EngineDouble:
         self.rpc_deadline = rpc_deadline
         self.close_grace = close_grace
         self.export_stack_env = export_stack_env
+        #: Resource steps at once (``pulumi up/refresh --parallel N``); 1 runs them one at a time
+        #: in program order.
+        self.parallel = max(1, parallel)
         self.process: ProviderProcess | None = None
         #: Called with each new provider process (e.g. to start sampling memory, or to kill it).
         self.on_launch: Callable[[ProviderProcess], None] | None = None
@@ -446,7 +490,8 @@ class EngineDouble:
     def _rpc(self, cmd: _Command, method: str, request: Any) -> Any:
         assert cmd.client is not None
         try:
-            return cmd.client.call(method, request)
+            with cmd.step_lock.released():
+                return cmd.client.call(method, request)
         finally:
             if self._terminate.is_set():
                 raise _StopCommand
@@ -1081,16 +1126,19 @@ class EngineDouble:
             cmd.state.pending_operations = [
                 o for o in cmd.state.pending_operations if o.type == "creating"
             ]
-        for res in list(cmd.state.custom_resources()):
-            if res.refresh_before_update and not res.delete and not res.pending_replacement:
-                self._check_interrupt(cmd)
-                self._refresh_one(cmd, res)
+        rbu = [
+            res
+            for res in cmd.state.custom_resources()
+            if res.refresh_before_update and not res.delete and not res.pending_replacement
+        ]
+        self._steps(cmd, rbu, lambda res: self._refresh_one(cmd, res), stop_on_error=False)
         deferred: list[ResourceState] = []
-        for r, urn in zip(program, urns, strict=True):
-            if cmd.stop_on_error:
-                break
-            self._check_interrupt(cmd)
-            self._step_resource(cmd, r, urn, deferred)
+        self._steps(
+            cmd,
+            list(zip(program, urns, strict=True)),
+            lambda item: self._step_resource(cmd, item[0], item[1], deferred),
+            stop_on_error=True,
+        )
         # Deletes: replaced (create-before-delete) and removed resources, in reverse order.
         if cmd.stop_on_error:
             return
@@ -1246,9 +1294,35 @@ class EngineDouble:
         if not targets:
             return
         self._start_provider(cmd, from_program=False)
-        for res in targets:
-            self._check_interrupt(cmd)
-            self._refresh_one(cmd, res)
+        self._steps(cmd, targets, lambda res: self._refresh_one(cmd, res), stop_on_error=False)
+
+    def _steps(
+        self, cmd: _Command, items: Sequence[Any], step: Callable[[Any], None], *,
+        stop_on_error: bool,
+    ) -> None:
+        """Run `step` on each item: one at a time in order, or `parallel` at once. Either way no
+        step starts after Cancel (or after an error, with `stop_on_error` and
+        ``continue_on_error`` off); the steps in flight finish and are recorded."""
+        if self.parallel <= 1 or len(items) <= 1:
+            for item in items:
+                if stop_on_error and cmd.stop_on_error:
+                    break
+                self._check_interrupt(cmd)
+                step(item)
+            return
+
+        def one(item: Any) -> None:
+            with cmd.step_lock:
+                if (stop_on_error and cmd.stop_on_error) or self._cancel.is_set():
+                    return
+                with contextlib.suppress(_StopCommand):
+                    step(item)
+
+        workers = min(self.parallel, len(items))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="step") as pool:
+            for future in [pool.submit(one, item) for item in items]:
+                future.result()
+        self._check_interrupt(cmd)
 
     def _import(
         self,

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.enginedouble import UNKNOWN, CommandResult, PluginLauncher, Resource, Secret, secret
+from tests.enginedouble import (
+    UNKNOWN,
+    CommandResult,
+    LogRecord,
+    PluginLauncher,
+    Resource,
+    Secret,
+    secret,
+)
 
 from .conftest import PLUGIN_PACKAGE, DoubleFactory
 
@@ -271,3 +280,32 @@ def test_provider_that_cannot_start(tmp_path: Path, make_double: DoubleFactory) 
     r = make_double(launcher).up([thing("a")])
     assert r.failed and r.rpc_calls == []
     assert any("missing dependency foo" in d.message for d in r.diagnostics)
+
+
+def waiting_on(urn: str) -> Callable[[LogRecord], bool]:
+    return lambda x: x.urn == urn and x.message.startswith("waiting")
+
+
+def test_parallel_steps_overlap_and_cancel_keeps_every_partial_state(
+    plugin_launcher: PluginLauncher, make_double: DoubleFactory
+) -> None:
+    # `pulumi up --parallel N`: the Creates are in flight together; a first Ctrl-C ends each
+    # with its partial state, and every step is recorded in the one state file.
+    eng = make_double(plugin_launcher, parallel=8)
+    names = [f"slow{i}" for i in range(6)]
+    mark = eng.engine.log_count()
+    worker, box = run_in_thread(lambda: eng.up([thing(n, sleep=30) for n in names]))
+    for n in names:
+        eng.engine.wait_for_log(waiting_on(eng.urn(TYPE, n)), 15, mark)
+    eng.cancel()
+    worker.join(15)
+    r = box[0]
+    assert r.cancelled and r.failed
+    assert sorted(e.urn for e in r.errors) == sorted(eng.urn(TYPE, n) for n in names)
+    state = eng.state
+    assert all((res := state.by_name(n)) is not None and res.init_errors for n in names)
+    assert state.pending_operations == []
+    again = eng.up([thing(n) for n in names])
+    assert not again.failed, again.errors
+    assert all(again.ops(n)[0] == "refresh" for n in names)  # refresh-before-update, in parallel
+    assert all((res := eng.state.by_name(n)) is not None and not res.init_errors for n in names)

@@ -90,7 +90,7 @@ from urllib.parse import unquote, urlsplit
 import requests
 
 from marketplace_emulator.harness import EmulatorProcess
-from tests.enginedouble import CommandResult, EngineDouble, ProviderProcess
+from tests.enginedouble import CommandResult, EngineDouble, ProviderProcess, StackState
 from tests.fake_identity import FakeManagedIdentity
 from tests.faults.support import crashes, guarded_env
 from tests.lifecycle.support import Flavour, engine
@@ -221,7 +221,9 @@ class Summary:
 # what a run asks of the API it drives
 
 
-def find_operation(operations: list[dict[str, Any]], operation_id: str) -> dict[str, Any] | None:
+def find_operation(
+    operations: list[dict[str, Any]], operation_id: str, offer: str = OFFER
+) -> dict[str, Any] | None:
     """The emulator operation an id names: its GUID, or the non-migrated pointer's opaque id
     `{publisher}${offer}${publishingVersion}${slot}` (both case-insensitive)."""
     wanted = operation_id.lower()
@@ -231,7 +233,7 @@ def find_operation(operations: list[dict[str, Any]], operation_id: str) -> dict[
             return op
         if (
             len(parts) == 4
-            and parts[:2] == [PUBLISHER, OFFER]
+            and parts[:2] == [PUBLISHER, offer.lower()]
             and parts[2] == str(op.get("publishingVersion"))
         ):
             return op
@@ -373,15 +375,11 @@ class PartnerPortalHooks(ApiHooks):
         """(started, refused) go-live POSTs in the request log, as the module doc defines."""
         wanted = f"/api/publishers/{PUBLISHER}/offers/{OFFER}/golive".lower()
         rows = self.admin(lambda: self.emu.admin.requests(method="POST", path="golive"))
-        started = refused = 0
-        for row in rows:
-            if unquote(row["path"]).rstrip("/").lower() != wanted or not row.get("applied"):
-                continue
-            if row.get("status") in (202, None):
-                started += 1
-            else:
-                refused += 1
-        return started, refused
+        outcomes = Counter(
+            post_outcome(row) for row in rows
+            if unquote(row["path"]).rstrip("/").lower() == wanted
+        )
+        return outcomes["started"], outcomes["refused"]
 
     def cancel_posts(self) -> int:
         return self.admin(lambda: self.emu.admin.posts(PUBLISHER, OFFER, "cancel"))
@@ -579,6 +577,14 @@ class PartnerPortalHooks(ApiHooks):
             f"offer pointer={config['pointer']} go-live={total:.0f}s "
             f"estimates={config['stepEstimates']} cancel={config['cancelMode']}"
         )
+
+
+def post_outcome(row: dict[str, Any]) -> str | None:
+    """What a go-live POST in the request log did: `started` (applied, answered 202 or not at
+    all), `refused` (applied, answered otherwise) or None (it never reached the API)."""
+    if not row.get("applied"):
+        return None
+    return "started" if row.get("status") in (202, None) else "refused"
 
 
 def hooks_class(api: str) -> type[ApiHooks]:
@@ -950,33 +956,13 @@ class ChaosRun:
                 f"shows {started} started go-live POSTs"
             )
         state = eng.state
-        kinds = [p.type for p in state.pending_operations]
-        # A killed CLI leaves what it was doing; later checkpoints keep only pending creates.
-        if kinds and not result.terminated and not (
-            self.pending_allowed and set(kinds) == {"creating"}
-        ):
-            self.violation(f"{label}: pending operations {kinds} in state without a CLI kill "
-                           f"mid-create")
+        self.check_pending(label, state, result)
         res = state.by_name(self.name)
         if res is None:
             return
-        outputs = res.outputs
-        op_id = outputs.get("operationId")
-        if not isinstance(op_id, str) or not op_id:
-            if outputs.get("status") == "unknown":
-                return  # a POST whose answer was lost: the next up looks before it sends
-            self.violation(f"{label}: the resource in state names no operation: {outputs}")
+        op_id = self.check_recorded(label, res.outputs, go_lives, self.hooks.find_operation)
+        if op_id is None:
             return
-        op = self.hooks.find_operation(go_lives, op_id)
-        if op is None:
-            self.violation(f"{label}: state names operation {op_id}, not a go-live of the offer")
-            return
-        url = str(outputs.get("operationUrl") or "")
-        if op_id not in unquote(url) or urlsplit(url).hostname not in ("127.0.0.1", "localhost"):
-            self.violation(f"{label}: operationUrl {url!r} does not point at {op_id}")
-        recorded, actual = outputs.get("status"), op.get("status")
-        if recorded in ("succeeded", "failed", "canceled") and recorded != actual:
-            self.violation(f"{label}: state says {recorded} but the portal says {actual}")
         if (
             self.flavour.name == "plugin"
             and result.failed
@@ -990,6 +976,61 @@ class ChaosRun:
                 f"{label}: the plugin started go-live {go_lives[-1]['id']} and failed, but "
                 f"state names {op_id} (partial state was not recorded)"
             )
+
+    def check_pending(self, label: str, state: StackState, result: CommandResult) -> None:
+        """A killed CLI leaves what it was doing; later checkpoints keep only pending creates."""
+        kinds = [p.type for p in state.pending_operations]
+        if kinds and not result.terminated and not (
+            self.pending_allowed and set(kinds) == {"creating"}
+        ):
+            self.violation(f"{label}: pending operations {kinds} in state without a CLI kill "
+                           f"mid-create")
+
+    def check_recorded(
+        self, label: str, outputs: dict[str, Any], go_lives: list[dict[str, Any]],
+        find: Callable[[list[dict[str, Any]], str], dict[str, Any] | None],
+    ) -> str | None:
+        """What state records of one offer's go-live: an operation that is one of `go_lives`
+        (as `find` reads ids), its URL on loopback, no end the portal does not report. Returns
+        the operation id when it names one of them."""
+        op_id = outputs.get("operationId")
+        if not isinstance(op_id, str) or not op_id:
+            if outputs.get("status") == "unknown":
+                return None  # a POST whose answer was lost: the next up looks before it sends
+            self.violation(f"{label}: the resource in state names no operation: {outputs}")
+            return None
+        op = find(go_lives, op_id)
+        if op is None:
+            self.violation(f"{label}: state names operation {op_id}, not a go-live of the offer")
+            return None
+        url = str(outputs.get("operationUrl") or "")
+        if op_id not in unquote(url) or urlsplit(url).hostname not in ("127.0.0.1", "localhost"):
+            self.violation(f"{label}: operationUrl {url!r} does not point at {op_id}")
+        recorded, actual = outputs.get("status"), op.get("status")
+        if recorded in ("succeeded", "failed", "canceled") and recorded != actual:
+            self.violation(f"{label}: state says {recorded} but the portal says {actual}")
+        return op_id
+
+    def check_latest(
+        self, label: str, outputs: dict[str, Any], go_lives: list[dict[str, Any]],
+        find: Callable[[list[dict[str, Any]], str], dict[str, Any] | None],
+        expect_status: str,
+    ) -> None:
+        """After a converging up: state names the offer's latest go-live (and, when
+        `expect_status` is succeeded, both say it succeeded)."""
+        if not go_lives:
+            self.violation(f"{label}: no go-live operation exists")
+            return
+        latest = go_lives[-1]
+        if find([latest], str(outputs.get("operationId", ""))) is None:
+            self.violation(
+                f"{label}: state names {outputs.get('operationId')}, the latest go-live "
+                f"is {latest['id']}"
+            )
+        status = outputs.get("status")
+        if expect_status == "succeeded" and (status != "succeeded" or latest["status"] !=
+                                             "succeeded"):
+            self.violation(f"{label}: converged to {status} (portal: {latest['status']})")
 
     def converge(self, label: str, *, expect_status: str = "succeeded") -> None:
         """`up` with faults off must succeed and leave state naming the latest go-live.
@@ -1025,20 +1066,8 @@ class ChaosRun:
         if res is None:
             self.violation(f"{label}: the offer is not in state after a converging up")
             return
-        go_lives = self.go_lives()
-        if not go_lives:
-            self.violation(f"{label}: no go-live operation exists")
-            return
-        latest = go_lives[-1]
-        if self.hooks.find_operation([latest], str(res.outputs.get("operationId", ""))) is None:
-            self.violation(
-                f"{label}: state names {res.outputs.get('operationId')}, the latest go-live "
-                f"is {latest['id']}"
-            )
-        status = res.outputs.get("status")
-        if expect_status == "succeeded" and (status != "succeeded" or latest["status"] !=
-                                             "succeeded"):
-            self.violation(f"{label}: converged to {status} (portal: {latest['status']})")
+        self.check_latest(label, res.outputs, self.go_lives(), self.hooks.find_operation,
+                          expect_status)
 
     # -- the run --------------------------------------------------------------------------
 
@@ -1313,8 +1342,14 @@ def main(argv: list[str] | None = None) -> int:
         max_storm=args.max_storm,
         apis=APIS if args.api == "both" else (args.api,),
     )
-    if args.json:
-        args.json.write_text(json.dumps([
+    return finish(summary, args.json)
+
+
+def finish(summary: Summary, json_path: Path | None) -> int:
+    """Write every run report to `json_path` (if any), print the summary line; the exit
+    status: 1 if there was any violation."""
+    if json_path is not None:
+        json_path.write_text(json.dumps([
             {**{k: v for k, v in vars(r).items() if k != "faults"}, "faults": dict(r.faults)}
             for r in summary.reports
         ], indent=1))

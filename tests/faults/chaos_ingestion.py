@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections import Counter
 from typing import Any
 from urllib.parse import unquote
 
@@ -77,6 +78,7 @@ from tests.faults.chaos import (
     SeesEnd,
     _Violation,
     http_date,
+    post_outcome,
 )
 
 INGESTION = "/rp/product-ingestion"
@@ -205,17 +207,12 @@ class ProductIngestionHooks(ApiHooks):
 
     def golive_posts(self) -> tuple[int, int]:
         rows = self.admin(lambda: self.emu.admin.requests(method="POST", path="configure$"))
-        started = refused = 0
-        for row in rows:
-            if unquote(row["path"]).rstrip("/").lower() != CONFIGURE:
-                continue
-            if harness_mark(row) == "preview" or not row.get("applied"):
-                continue
-            if row.get("status") in (202, None):
-                started += 1
-            else:
-                refused += 1
-        return started, refused
+        outcomes = Counter(
+            post_outcome(row) for row in rows
+            if unquote(row["path"]).rstrip("/").lower() == CONFIGURE
+            and harness_mark(row) != "preview"
+        )
+        return outcomes["started"], outcomes["refused"]
 
     def operations_started(self, go_lives: list[dict[str, Any]]) -> int:
         """Live configure jobs, refused ones (conflicts end as failed jobs) included."""
