@@ -57,10 +57,13 @@ Invariants, per offer, checked after every command (chaos.py's, kept per offer):
   command within HANG_LIMIT, every provider stopping on SIGINT);
 - **no token** anywhere but the Authorization header (`test_no_secret.leaks`: state file,
   RPC answers and errors, Engine.Log, provider stderr, the emulator's request log);
-- **Retry-After honoured process-wide** (README: "a 429 slows every wait in the process"):
-  each throttled 429 asks for at least 1 s, so within one command (one provider process) no
-  request may arrive 0.3-0.9 s after one (EARLY; EARLY_TOLERANCE allows stragglers that were
-  already past the gate: up to a quarter of the 429s, where ignoring Retry-After gives ~all).
+- **Retry-After honoured** (README, "One pacer per portal"): each throttled 429 asks for at
+  least 1 s, so within one command (one provider process) the refused request (same method and
+  path) may not arrive again 0.3-0.9 s after it (EARLY; EARLY_TOLERANCE allows stragglers: up to
+  a quarter of the 429s, where ignoring Retry-After gives ~all). A Retry-After this short asks
+  only the refused request to wait (the pacer slows the others); one over 2 s closes the gate
+  for the whole process, which the existing chaos run's 429 storms exercise. The share of
+  requests answered 429 is reported (the pacer keeps it low).
 
 Run `python -m tests.faults.chaos_many --help`; `make chaos-many` runs a set
 (CHAOS_MANY_ARGS overrides it), `make test` a bounded run (tests/faults/test_chaos_many.py).
@@ -117,9 +120,9 @@ ENDING = ("provider-kill", "cancel", "cli-kill")
 DISRUPTIONS = GOING_ON + ENDING
 FORMS = ("seconds", "http-date")
 CALM_WAIT = 90  # the converging runs' waitTimeoutSeconds: longer than any go-live here
-# Every throttled 429 says wait at least 1 s (the provider clamps Retry-After to 1-600 s), and
-# the whole process must wait it out: no request of the same provider process may arrive in
-# this window after one (requests already on their way arrive within the first 0.3 s).
+# Every throttled 429 says wait at least 1 s (the provider clamps Retry-After to 1-600 s): the
+# refused request may not arrive again in this window after it (a retry sent at once arrives
+# within it; the first 0.3 s leave room for a copy of it already on its way).
 EARLY = (0.3, 0.9)
 # Stragglers: requests already past the gate when a 429 arrives can reach the emulator late on
 # a loaded machine (once seen: 18 after 132 429s, 0 in most runs); a provider that retries a
@@ -528,8 +531,9 @@ class ManyRun(ChaosRun):
             )
 
     def check_retry_after(self) -> None:
-        """The provider honours the throttle's Retry-After process-wide: after a throttled 429
-        within a command (one provider process), no request arrives in the EARLY window."""
+        """The provider honours the throttle's Retry-After: after a throttled 429 within a
+        command (one provider process), the refused request does not arrive again in the EARLY
+        window."""
         rows = sorted(self.admin(lambda: self.emu.admin.requests()), key=_arrived)
         times = [_arrived(r) for r in rows]
         throttled = [r for r in rows if r.get("fault") == "throttle"]
@@ -541,16 +545,17 @@ class ManyRun(ChaosRun):
             lo = bisect.bisect_right(times, t0 + EARLY[0])
             hi = bisect.bisect_left(times, t0 + EARLY[1])
             for i in range(lo, hi):
-                early.setdefault(i, f"{rows[i]['method']} {rows[i]['path']} {times[i] - t0:.2f} "
-                                    f"s after the 429 of {row['method']} {row['path']} (seq "
-                                    f"{row['seq']})")
+                if (rows[i]["method"], rows[i]["path"]) != (row["method"], row["path"]):
+                    continue
+                early.setdefault(i, f"{rows[i]['method']} {rows[i]['path']} again "
+                                    f"{times[i] - t0:.2f} s after its 429 (seq {row['seq']})")
         self.report.episodes["throttled-429"] = len(throttled)
         self.report.episodes["requests"] = len(rows)
         self.report.episodes["early-after-429"] = len(early)
         if len(early) > max(EARLY_TOLERANCE[0], EARLY_TOLERANCE[1] * len(throttled)):
             self.violation(
-                f"{len(early)} requests arrived {EARLY[0]}-{EARLY[1]} s after a throttled 429 "
-                f"(Retry-After at least 1 s, for the whole process) in the same command; "
+                f"{len(early)} refused requests were sent again {EARLY[0]}-{EARLY[1]} s after "
+                f"their throttled 429 (Retry-After at least 1 s) in the same command; "
                 f"{len(throttled)} 429s in all; e.g. " + "; ".join(list(early.values())[:4])
             )
 
