@@ -46,7 +46,9 @@ def test_many_offers_at_once_keep_every_invariant(capsys: pytest.CaptureFixture[
     seen = report.episodes
     assert all(seen[kind] > 0 for kind in DISRUPTIONS), seen
     assert all(seen[f"throttle-{form}"] > 0 for form in FORMS), seen
-    assert seen["throttled-429"] > BOUNDED_OFFERS, seen
+    # The throttle did refuse requests, and the pacer kept that to a few (before the pacer, a
+    # run like this had a third of its requests answered 429).
+    assert 0 < seen["throttled-429"] <= 0.15 * seen["requests"], seen
     assert report.restarts >= 2 and report.kills >= 1 and report.terminates >= 1
 
 
