@@ -3,8 +3,9 @@
 The portal limits how fast a client may send (HTTP 429). Waits that each back off on their
 own either leave the quota unused or keep running into it; instead every request asks its
 origin's pacer for a permit. Until the portal refuses a request, permits are free. After a
-429 the pacer sends at the rate the portal was just seen to accept, probes back up while
-requests wait and no 429 comes, and forgets the limit after a quiet minute. When requests
+429 the pacer sends at the rate the portal was just seen to accept, climbs back (doubling up to
+the rate last seen accepted, then 3 % a second) while requests wait and no 429 comes, and
+forgets the limit after a quiet minute. When requests
 wait, the most urgent goes first: a go-live POST (and the listing that reconciles a lost
 answer), then polls aimed at an operation's expected end, then the reads that decide whether
 to go live, then blind polls.
@@ -113,12 +114,15 @@ class Pacer:
             self._trim(now)
             measured = len(self._accepted) / self.window
             base = measured if self._rate is None else min(self._rate, measured)
-            # Climb back fast to where the last limit was: the rate before this cut, else what
-            # got through; nothing got through (a storm): no limit known, climb until a 429.
-            if self._rate is not None:
-                self._ceiling = self._rate
+            # Where to climb back to fast. The first 429 (from no limit) says little about the
+            # portal's rate: it answers refusals at once and the work it accepted later, so few
+            # acceptances are counted yet; climb by doubling until the next 429. Once limited,
+            # what got through in the last window is the portal's rate (or, if far below half
+            # the rate it refused, a moment's lull: half that rate).
+            if self._rate is None:
+                self._ceiling = math.inf
             else:
-                self._ceiling = measured if measured > 0 else math.inf
+                self._ceiling = max(measured, 0.5 * self._rate)
             self._rate = max(self.min_rate, self.cut_factor * base)
             self._last_cut = self._last_probe = now
             self._cond.notify_all()
@@ -204,8 +208,10 @@ class Pacer:
         if self._rate is None or now - self._last_probe < self.probe_every:
             return
         if self._last_refusal <= self._last_probe:
-            factor = 2.0 if self._rate < 0.5 * self._ceiling else self.probe_factor
-            self._rate *= factor
+            if self._rate < self._ceiling:
+                self._rate = min(2.0 * self._rate, self._ceiling)
+            else:
+                self._rate *= self.probe_factor
         self._last_probe = now
 
     def _dispatch(self) -> None:

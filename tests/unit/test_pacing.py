@@ -84,11 +84,27 @@ def test_it_probes_up_while_requests_wait_and_no_429_comes() -> None:
     pacer = limited(20, clock)
     rate0 = pacer.view().rate
     assert rate0 is not None
+    # The first 429 says little (acceptances are counted later than refusals): double each
+    # quiet second until the next 429.
     clock.t += pacer.probe_every
     pacer._probe(clock.t)
-    assert pacer.view().rate == rate0 * pacer.probe_factor
-    # After a storm that let nothing through, it climbs back fast: doubling each quiet second
-    # until it meets the portal's limit again, then a little at a time.
+    assert pacer.view().rate == 2 * rate0
+    # Then the rate that got through is the portal's: back to it fast, past it slowly.
+    for _ in range(40):
+        clock.t += 0.025
+        pacer.observe(refused=False)
+    clock.t += pacer.cut_every
+    pacer.observe(refused=True)
+    cut = pacer.view().rate
+    assert cut is not None and cut < 2 * rate0
+    clock.t += pacer.probe_every
+    pacer._probe(clock.t)
+    assert pacer.view().rate == pacer._ceiling
+    ceiling = pacer._ceiling
+    clock.t += pacer.probe_every
+    pacer._probe(clock.t)
+    assert pacer.view().rate == ceiling * pacer.probe_factor
+    # After a storm that let nothing through, it climbs back by doubling.
     storm = limited(0, clock)
     rates = []
     for _ in range(8):
@@ -96,13 +112,6 @@ def test_it_probes_up_while_requests_wait_and_no_429_comes() -> None:
         storm._probe(clock.t)
         rates.append(storm.view().rate)
     assert rates[-1] == storm.min_rate * 2 ** 8
-    storm.observe(refused=True)
-    cut = storm.view().rate
-    assert cut is not None and cut < rates[-1]
-    clock.t += storm.probe_every
-    storm._probe(clock.t)
-    assert storm.view().rate == 2 * cut  # still far below the rate it was refused at
-    assert rates[-1] == storm._ceiling
 
 
 def test_waiting_requests_go_most_urgent_first() -> None:
