@@ -105,7 +105,7 @@ def test_errors_back_off_exponentially_within_the_cap() -> None:
     assert max(delays) <= SCHED.error_cap
 
 
-def test_the_gate_delays_and_slows_every_waiter() -> None:
+def test_the_gate_delays_every_waiter_and_the_penalty_stretches_none() -> None:
     flat = Operation.from_json({"status": "running"})
     state = PollState.start(0.0)
     for i in range(8):
@@ -113,8 +113,10 @@ def test_the_gate_delays_and_slows_every_waiter() -> None:
     free = SCHED.next_delay(state, 8.0)
     gated = state.with_gate(GateView(not_before=30.0, penalty=1.0, spread=0.0))
     assert SCHED.next_delay(gated, 8.0) >= 22.0
+    # The penalty no longer stretches a wait's own plan: the pacer spaces every request, and
+    # stretched blind polls saw ends a minute late under a throttle (make bench, 2026-12-01).
     slowed = state.with_gate(GateView(not_before=-math.inf, penalty=4.0))
-    assert SCHED.next_delay(slowed, 8.0) >= free * 3.9
+    assert SCHED.next_delay(slowed, 8.0) == free
 
 
 def test_fit_brackets_the_true_end() -> None:

@@ -19,8 +19,8 @@ in order of precedence:
    period, so the end is seen sooner on average), growing only once the step has run for
    hours (`final_stretch` of its age). Without steps at all, start fast and back off with
    jitter to `cap`.
-After a 429 anywhere in the process, no poll goes before the gate opens, and blind polls are
-thinned by the gate's penalty (by at most one `cap`).
+After a 429 with a long Retry-After anywhere in the process, no poll goes before the gate
+opens; the rate of every request is the process's pacer's business (`pacing`), not the plan's.
 """
 
 from __future__ import annotations
@@ -453,11 +453,9 @@ class PollSchedule:
         deadline (when `earliest` is past the deadline, the delay ends at the deadline and
         `may_poll` is false there)."""
         planned = 0.0 if state.refused_last else self._planned(state, now)
-        if state.errors == 0 and state.gate.penalty > 1.0 and not self._aimed(state):
-            # After a 429, blind polls thin out; by at most one cap, so a wait is never
-            # parked for minutes on a quota that has long recovered. A poll aimed at the
-            # expected end is not stretched: delaying it saves no request, only adds delay.
-            planned = min(planned * state.gate.penalty, planned + self.cap)
+        # After a 429 no wait stretches its own plan (the gate's penalty is not applied here):
+        # the process's pacer (`pacing`) sends every request at the rate the portal accepts,
+        # blind polls last. Stretching blind polls as well left ends unseen for a minute.
         planned = min(planned, max(self.max_interval, self.retry_after_max))
         at = now + max(0.0, planned)
         earliest = self.earliest(state)
