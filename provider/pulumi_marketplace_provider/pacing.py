@@ -70,7 +70,7 @@ class Pacer:
         cut_every: float = 0.5,
         probe_every: float = 1.0,
         probe_factor: float = 1.03,
-        min_rate: float = 0.5,
+        min_rate: float = 0.2,
         forget_after: float = 60.0,
         name: str = "",
     ) -> None:

@@ -33,12 +33,13 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pulumi_marketplace_provider import live_offer
+from pulumi_marketplace_provider.pacing import Pacer
 from pulumi_marketplace_provider.partner_portal import (
     OfferStatus,
     Operation,
@@ -58,7 +59,7 @@ from pulumi_marketplace_provider.partner_portal import (
     wait_for_operation,
 )
 from pulumi_marketplace_provider.partner_portal import errors as portal_errors
-from pulumi_marketplace_provider.partner_portal.http import _error_fields
+from pulumi_marketplace_provider.partner_portal.http import ApiClient, _error_fields
 from pulumi_marketplace_provider.partner_portal.urls import origin_of
 from pulumi_marketplace_provider.procedure import run_sync
 from pulumi_marketplace_provider.settings import CONFIG_KEYS, ProviderSettings, SettingsError
@@ -526,8 +527,26 @@ def call_client(call: str, client: PortalClient) -> Any:
     raise ValueError(f"unknown call {call!r}")
 
 
+C = TypeVar("C", bound=ApiClient)
+
+
+class Unpaced(Pacer):
+    """A pacer that never limits. Each case is one hostile answer meeting a fresh client, not a
+    quota: with the process's pacer, a server answering 429 to everything is (rightly) polled
+    at its floor rate in real time, while the cases' clocks jump. Pacing has its own tests
+    (tests/unit/test_pacing.py, tests/portal/test_pacing.py, chaos-many)."""
+
+    def observe(self, *, refused: bool) -> None:
+        del refused
+
+
+def unpaced(client: C) -> C:
+    client.pacer = Unpaced(name="fuzz")
+    return client
+
+
 def _portal_client(base_url: str) -> PortalClient:
-    return PortalClient(base_url, StaticToken(CANARY), timeout=(2.0, 10.0))
+    return unpaced(PortalClient(base_url, StaticToken(CANARY), timeout=(2.0, 10.0)))
 
 
 def judge(expect: str, outcome: BaseException | None) -> str | None:

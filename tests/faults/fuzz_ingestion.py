@@ -32,6 +32,7 @@ from tests.faults.fuzz import (
     _settings,
     check_answer,
     load,
+    unpaced,
 )
 from tests.faults.hostile_server import HostileServer
 from tests.faults.netguard.sitecustomize import loopback_only
@@ -131,8 +132,8 @@ CALLS = ["find_product", "list_submissions", "configure_live", "get_job", "job_s
 
 
 def _ingestion_client(base_url: str) -> IngestionClient:
-    return IngestionClient(base_url, StaticToken(CANARY), api_version="2022-07-01",
-                           timeout=(2.0, 10.0))
+    return unpaced(IngestionClient(base_url, StaticToken(CANARY), api_version="2022-07-01",
+                                   timeout=(2.0, 10.0)))
 
 
 def check_ingestion_answer(tally: Tally, server: HostileServer, case: Mapping[str, Any],
