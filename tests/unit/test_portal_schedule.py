@@ -383,3 +383,25 @@ def test_our_first_look_waits_but_never_past_the_wait_limit() -> None:
     free = PollState.start(100.0, deadline=200.0).first_look_at(102.0)
     assert schedule.next_delay(free, 100.0) == 2.0
     assert schedule.next_delay(PollState.start(100.0), 100.0) == 0.0
+
+
+def test_our_posts_operation_is_aimed_at_from_its_first_reading() -> None:
+    """A go-live our POST (sent at 0) created, first seen 19.8 s later in its last step at
+    49 % (a throttled process polled it late): it began after the POST, so that one reading
+    gives a pace and the polls aim at the end instead of following the 25 s loop (the end at
+    30 s was seen 13 s late when 1000 go-lives shared a throttled portal)."""
+    steps = [("live-preparation", 10.0), ("live", 20.0)]
+    op = emulated_op(19.8, steps)
+    ours = PollState.start(0.1).began_after(0.0).observe(op, 19.8, sent_at=19.7)
+    assert ours.estimate() is not None and SCHED.aimed(ours)
+    unknown = PollState.start(0.1).observe(op, 19.8, sent_at=19.7)  # attached: began any time
+    assert unknown.estimate() is None and not SCHED.aimed(unknown)
+    assert SCHED.next_delay(unknown, 19.8) > 10.0
+    state, now, polls = ours, 19.8, 1
+    while not op.is_terminal:
+        now += SCHED.next_delay(state, now)
+        op = emulated_op(now, steps)
+        state = state.observe(op, now, sent_at=now)
+        polls += 1
+        assert polls < 10
+    assert now - 30.0 <= 2.0

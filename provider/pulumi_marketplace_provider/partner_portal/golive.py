@@ -424,11 +424,13 @@ def _post_once(client: PortalClient, pub: str, offer: str, known: set[str], cloc
         if on_submit is not None:
             on_submit()
         posted_at = clock.wall()
+        sent = clock.now()
         try:
             ref: OperationRef = yield Call(lambda: client.go_live(pub, offer), critical=True)
             log.info("%s/%s: go-live %s started", pub, offer, ref.operation_id)
             if is_composite_id(ref.operation_id):
                 ref = yield from _listed_id(client, pub, offer, known, retry, ref)
+            ref = replace(ref, began_after=sent)
             if ref.retry_after is None:
                 # Nothing to learn in its first seconds: the first poll waits a little.
                 ref = replace(ref, first_look=FIRST_LOOK_AFTER_POST)

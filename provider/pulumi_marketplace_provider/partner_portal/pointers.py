@@ -53,6 +53,9 @@ class OperationRef:
     # Our own pause before the first poll (the answers that gave this pointer showed it just
     # started or running): unlike a Retry-After, the wait limit cuts it short. Never stored.
     first_look: float | None = field(default=None, compare=False)
+    # Our POST created it, and was sent then (the clock's `now()`): it began no earlier, which
+    # bounds its first step's start (a progress reading then gives a pace). Never stored.
+    began_after: float | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, str]:
         return {"operationId": self.operation_id, "url": self.url, "form": self.form}

@@ -166,6 +166,7 @@ class PollState:
     frame: TimeFrame | None = None
     refused_last: bool = False  # the last poll was refused (429): send it again when allowed
     first_at: float | None = None  # the first poll is planned for then (see `first_look_at`)
+    op_after: float | None = None  # the operation began after then (see `began_after`)
     # Steps still to run after the current one before the operation ends (None: no steps).
     later_steps: int | None = None
 
@@ -179,6 +180,11 @@ class PollState:
     def first_look_at(self, at: float) -> PollState:
         """Our own plan: no first poll before `at`, unless the deadline comes first."""
         return replace(self, first_at=at)
+
+    def began_after(self, at: float) -> PollState:
+        """The operation began after `at` (our POST created it, sent then): so did the first
+        step we see, which lets its first progress reading above 0 give a pace."""
+        return replace(self, op_after=at)
 
     def after_accepted(self, now: float, retry_after: float) -> PollState:
         """The operation was accepted at `now` with a Retry-After: no first poll before it."""
@@ -228,6 +234,8 @@ class PollState:
                 # It began after the server answered our previous look, which it did no
                 # earlier than that request was sent (unknown on the first look).
                 since = self.last_seen_at - self.last_span
+            elif active:
+                since = self.op_after  # first look: no earlier than the operation began
             return replace(
                 base,
                 step_key=key,

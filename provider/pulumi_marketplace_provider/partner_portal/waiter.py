@@ -170,6 +170,8 @@ def poll_operation(
         state = state.after_accepted(start, ref.retry_after)
     if ref.first_look is not None:
         state = state.first_look_at(start + ref.first_look)
+    if ref.began_after is not None:
+        state = state.began_after(ref.began_after)
     last_op: Operation | None = None
     last_error: PortalError | None = None
 
