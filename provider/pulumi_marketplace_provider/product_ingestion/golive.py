@@ -439,8 +439,10 @@ def _post_once(client: IngestionClient, product: Product, preview: IngestionSubm
     """POST configure; again only after a certain refusal; a lost answer is reconciled."""
     first_look = retry.schedule.initial
     while True:
-        yield from retry.gate("go-live configure request", critical=True)
-        yield from permit(client, Priority.GO_LIVE, critical=True)
+        # Not critical: a Ctrl-C that lands before the request leaves must not send it (only
+        # one in flight lets it finish), however long the gate or the pacer's queue holds it.
+        yield from retry.gate("go-live configure request")
+        yield from permit(client, Priority.GO_LIVE)
         if on_submit is not None:
             on_submit()
         posted_at = clock.wall()

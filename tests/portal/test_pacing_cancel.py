@@ -1,0 +1,95 @@
+"""Ctrl-C while a go-live request waits for the pacer's permit: nothing is sent.
+
+The plugin cancels the RPC's task. A cancel that lands before the go-live request left must
+not send it (a go-live cannot be undone); only one that lands while it is in flight lets it
+finish. Real HTTP to the emulator; the origin's pacer is put in a throttled state (one
+permit every few seconds) so that the go-live request is queued when the cancel comes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from marketplace_emulator.harness import RunningEmulator
+from pulumi_marketplace_provider.pacing import Pacer, Priority
+from pulumi_marketplace_provider.partner_portal import PortalClient, StaticToken
+from pulumi_marketplace_provider.partner_portal.backend import PartnerPortalBackend
+from pulumi_marketplace_provider.procedure import SystemClock, run_async, run_sync
+from pulumi_marketplace_provider.product_ingestion import IngestionClient
+from pulumi_marketplace_provider.product_ingestion.backend import ProductIngestionBackend
+
+PUB, OFFER = "contoso", "paced-cancel"
+STEPS = [{"id": "live", "stepName": "Live", "seconds": 60}]
+SPACING = 3.0  # seconds between permits while throttled
+
+
+def _throttled(pacer: Pacer) -> None:
+    with pacer._cond:
+        pacer._rate = pacer._ceiling = 1.0 / SPACING
+        pacer._last_refusal = pacer._last_probe = time.monotonic()
+        pacer._next = -math.inf
+
+
+def _go_live_queued(pacer: Pacer) -> bool:
+    with pacer._cond:
+        return any(w.priority == Priority.GO_LIVE and not w.gone for w in pacer._queue)
+
+
+def _cancel_while_queued(backend: Any, pacer: Pacer) -> None:
+    clock = SystemClock()
+
+    async def main() -> None:
+        task = asyncio.ensure_future(run_async(backend.start_go_live(
+            PUB, OFFER, clock=clock, deadline=clock.now() + 60.0, on_progress=None,
+            on_submit=None), clock=clock))
+        limit = time.monotonic() + 10.0
+        while not _go_live_queued(pacer):
+            assert not task.done() and time.monotonic() < limit
+            await asyncio.sleep(0.01)
+        task.cancel()  # Ctrl-C: the go-live request has not left yet
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    time.sleep(SPACING + 0.5)  # anything still queued would have gone by now
+
+
+def test_partner_portal_cancel_while_the_post_waits_for_a_permit_sends_nothing(
+    emulator_factory: Callable[..., RunningEmulator],
+) -> None:
+    emu = emulator_factory()
+    emu.admin.put_offer(PUB, OFFER, state="signoff", goLiveSteps=STEPS)
+    client = PortalClient(emu.base_url, StaticToken(emu.token), timeout=(2.0, 5.0))
+    try:
+        _throttled(client.pacer)
+        _cancel_while_queued(PartnerPortalBackend(client), client.pacer)
+    finally:
+        client.close()
+    assert emu.admin.posts(PUB, OFFER, "golive") == 0
+
+
+def test_product_ingestion_cancel_while_configure_waits_for_a_permit_sends_nothing(
+    emulator_factory: Callable[..., RunningEmulator],
+) -> None:
+    emu = emulator_factory()
+    emu.admin.put_offer(PUB, OFFER, state="signoff", goLiveSteps=STEPS,
+                        productIngestion={"jobStartDelaySeconds": 1})
+    client = IngestionClient(emu.base_url, StaticToken(emu.token),
+                             api_version="2022-03-01-preview2")
+    backend = ProductIngestionBackend(client)
+    try:
+        clock = SystemClock()
+        run_sync(backend._product(PUB, OFFER, clock, None), clock=clock)  # resolved, cached
+        _throttled(client.pacer)
+        _cancel_while_queued(backend, client.pacer)
+    finally:
+        client.close()
+    configures = [r for r in emu.admin.requests(method="POST")
+                  if r["path"].rstrip("/").endswith("/configure")]
+    assert configures == [], configures
