@@ -20,6 +20,7 @@ from marketplace_emulator.harness import RunningEmulator
 from pulumi_marketplace_provider.pacing import Pacer, Priority
 from pulumi_marketplace_provider.partner_portal import PortalClient, StaticToken
 from pulumi_marketplace_provider.partner_portal.backend import PartnerPortalBackend
+from pulumi_marketplace_provider.partner_portal.errors import WaitTimedOut
 from pulumi_marketplace_provider.procedure import SystemClock, run_async, run_sync
 from pulumi_marketplace_provider.product_ingestion import IngestionClient
 from pulumi_marketplace_provider.product_ingestion.backend import ProductIngestionBackend
@@ -93,3 +94,58 @@ def test_product_ingestion_cancel_while_configure_waits_for_a_permit_sends_nothi
     configures = [r for r in emu.admin.requests(method="POST")
                   if r["path"].rstrip("/").endswith("/configure")]
     assert configures == [], configures
+
+
+def _start_past_deadline(backend: Any, limit: float) -> BaseException | None:
+    """start_go_live with a wait limit shorter than the pacer's queue: what it raised."""
+    clock = SystemClock()
+    try:
+        asyncio.run(run_async(backend.start_go_live(
+            PUB, OFFER, clock=clock, deadline=clock.now() + limit, on_progress=None,
+            on_submit=None), clock=clock))
+    except Exception as exc:
+        return exc
+    return None
+
+
+def test_partner_portal_post_queued_past_the_wait_limit_is_not_sent(
+    emulator_factory: Callable[..., RunningEmulator],
+) -> None:
+    """A throttled process never sends a go-live past its deadline, also when the wait for
+    the pacer's permit is what took it there."""
+    emu = emulator_factory()
+    emu.admin.put_offer(PUB, OFFER, state="signoff", goLiveSteps=STEPS)
+    client = PortalClient(emu.base_url, StaticToken(emu.token), timeout=(2.0, 5.0))
+    try:
+        _throttled(client.pacer)
+        with client.pacer._cond:
+            client.pacer._next = time.monotonic() + 1.0  # the listing goes in 1 s, the POST 4 s
+        error = _start_past_deadline(PartnerPortalBackend(client), SPACING)
+    finally:
+        client.close()
+    assert emu.admin.posts(PUB, OFFER, "golive") == 0
+    assert isinstance(error, WaitTimedOut), error
+
+
+def test_product_ingestion_configure_queued_past_the_wait_limit_is_not_sent(
+    emulator_factory: Callable[..., RunningEmulator],
+) -> None:
+    emu = emulator_factory()
+    emu.admin.put_offer(PUB, OFFER, state="signoff", goLiveSteps=STEPS,
+                        productIngestion={"jobStartDelaySeconds": 1})
+    client = IngestionClient(emu.base_url, StaticToken(emu.token),
+                             api_version="2022-03-01-preview2")
+    backend = ProductIngestionBackend(client)
+    try:
+        clock = SystemClock()
+        run_sync(backend._product(PUB, OFFER, clock, None), clock=clock)
+        _throttled(client.pacer)
+        with client.pacer._cond:
+            client.pacer._next = time.monotonic() + 1.0
+        error = _start_past_deadline(backend, SPACING)
+    finally:
+        client.close()
+    configures = [r for r in emu.admin.requests(method="POST")
+                  if r["path"].rstrip("/").endswith("/configure")]
+    assert configures == [], configures
+    assert isinstance(error, WaitTimedOut), error

@@ -248,6 +248,18 @@ class RetryBudget:
         yield Sleep(view.not_before - now, critical=critical)
 
 
+    def permit_by_deadline(self, source: object, what: str) -> Procedure[None]:
+        """Wait for the origin's pacer to let a go-live request go. When the permit comes only
+        at or after the deadline, nothing is sent: WaitTimedOut (as for the gate)."""
+        yield from permit(source, Priority.GO_LIVE)
+        if self.deadline is not None and self.clock.now() >= self.deadline:
+            raise WaitTimedOut(
+                f"the portal is throttling this process (HTTP 429): the {what} waited its turn "
+                f"until after the wait limit and was not sent",
+                operation_id=None, last=None,
+            )
+
+
 def call_retrying(
     fn: Callable[[], T],
     *,
@@ -420,7 +432,7 @@ def _post_once(client: PortalClient, pub: str, offer: str, known: set[str], cloc
     """POST go-live; again only after a certain refusal; a lost answer is reconciled."""
     while True:
         yield from retry.gate("go-live POST")
-        yield from permit(client, Priority.GO_LIVE)
+        yield from retry.permit_by_deadline(client, "go-live POST")
         if on_submit is not None:
             on_submit()
         posted_at = clock.wall()

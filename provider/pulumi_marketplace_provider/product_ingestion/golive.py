@@ -24,7 +24,6 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..pacing import Priority
 from ..partner_portal.errors import (
     BadRequest,
     Conflict,
@@ -49,7 +48,7 @@ from ..partner_portal.pointers import OperationRef
 from ..partner_portal.schedule import PollSchedule
 from ..partner_portal.throttle import GLOBAL_THROTTLE, ThrottleGate
 from ..partner_portal.waiter import Progress, describe_failure, poll_operation
-from ..procedure import Call, Clock, Procedure, Sleep, permit
+from ..procedure import Call, Clock, Procedure, Sleep
 from .client import IngestionClient
 from .models import JOB_ID, SUBMISSION_ID, IngestionSubmission, Job, Product
 
@@ -442,7 +441,7 @@ def _post_once(client: IngestionClient, product: Product, preview: IngestionSubm
         # Not critical: a Ctrl-C that lands before the request leaves must not send it (only
         # one in flight lets it finish), however long the gate or the pacer's queue holds it.
         yield from retry.gate("go-live configure request")
-        yield from permit(client, Priority.GO_LIVE)
+        yield from retry.permit_by_deadline(client, "go-live configure request")
         if on_submit is not None:
             on_submit()
         posted_at = clock.wall()
