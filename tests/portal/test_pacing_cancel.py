@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import math
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from marketplace_emulator.harness import RunningEmulator
 from pulumi_marketplace_provider.pacing import Pacer, Priority
-from pulumi_marketplace_provider.partner_portal import PortalClient, StaticToken
+from pulumi_marketplace_provider.partner_portal import PortalClient, StaticToken, ThrottleGate
 from pulumi_marketplace_provider.partner_portal.backend import PartnerPortalBackend
 from pulumi_marketplace_provider.partner_portal.errors import WaitTimedOut
-from pulumi_marketplace_provider.procedure import SystemClock, run_async, run_sync
+from pulumi_marketplace_provider.partner_portal.golive import call_retrying
+from pulumi_marketplace_provider.partner_portal.waiter import poll_operation
+from pulumi_marketplace_provider.procedure import Procedure, SystemClock, run_async, run_sync
 from pulumi_marketplace_provider.product_ingestion import IngestionClient
 from pulumi_marketplace_provider.product_ingestion.backend import ProductIngestionBackend
 
@@ -149,3 +153,54 @@ def test_product_ingestion_configure_queued_past_the_wait_limit_is_not_sent(
                   if r["path"].rstrip("/").endswith("/configure")]
     assert configures == [], configures
     assert isinstance(error, WaitTimedOut), error
+
+
+@pytest.mark.parametrize("kind", ["read", "poll"])
+def test_a_request_queued_for_a_permit_waits_out_a_gate_that_closed_meanwhile(
+    emulator_factory: Callable[..., RunningEmulator], kind: str,
+) -> None:
+    """A long Retry-After closes the process's gate: no request goes before it has passed,
+    also one that was already queued at the pacer when the 429 came (it re-checks the gate)."""
+    emu = emulator_factory()
+    emu.admin.put_offer(PUB, OFFER, state="signoff", goLiveSteps=STEPS)
+    client = PortalClient(emu.base_url, StaticToken(emu.token), timeout=(2.0, 5.0))
+    gate = ThrottleGate()
+    clock = SystemClock()
+    cancel = threading.Event()
+    outcome: list[BaseException | None] = []
+    proc: Procedure[Any]
+    if kind == "read":
+        proc = call_retrying(lambda: client.list_operations(PUB, OFFER), clock=clock,
+                             deadline=clock.now() + 60.0, throttle=gate, source=client)
+    else:
+        ref = replace(client.go_live(PUB, OFFER), retry_after=None)
+        proc = poll_operation(client, ref, clock=clock, deadline=clock.now() + 60.0,
+                              throttle=gate)
+    emu.admin.clear_requests()
+
+    def run() -> None:
+        try:
+            run_sync(proc, clock=clock, cancel=cancel)
+            outcome.append(None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    try:
+        _throttled(client.pacer)
+        with client.pacer._cond:
+            client.pacer._next = time.monotonic() + 1.0
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        limit = time.monotonic() + 5.0
+        while not client.pacer.view().waiting:
+            assert time.monotonic() < limit
+            time.sleep(0.01)
+        gate.note_429(20.0, clock.now())  # another request of the process was told: 20 s
+        time.sleep(2.5)  # the permit came after 1 s
+        sent = emu.admin.requests(method="GET")
+        cancel.set()
+        thread.join(5.0)
+    finally:
+        client.close()
+    assert sent == [], "a request went out while the gate was closed"
+    assert outcome and type(outcome[0]).__name__ == "Cancelled"

@@ -438,9 +438,8 @@ def _post_once(client: IngestionClient, product: Product, preview: IngestionSubm
     """POST configure; again only after a certain refusal; a lost answer is reconciled."""
     first_look = retry.schedule.initial
     while True:
-        # Not critical: a Ctrl-C that lands before the request leaves must not send it (only
-        # one in flight lets it finish), however long the gate or the pacer's queue holds it.
-        yield from retry.gate("go-live configure request")
+        # The gate and the permit, not critical: a Ctrl-C that lands before the request leaves
+        # must not send it (only one in flight lets it finish), however long they hold it.
         yield from retry.permit_by_deadline(client, "go-live configure request")
         if on_submit is not None:
             on_submit()
