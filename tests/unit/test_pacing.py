@@ -7,6 +7,9 @@ import os
 import threading
 import time
 
+import pytest
+
+from pulumi_marketplace_provider import procedure
 from pulumi_marketplace_provider.pacing import Pacer, Priority, pacer_for, reset_pacers
 from pulumi_marketplace_provider.procedure import (
     Permit,
@@ -229,3 +232,35 @@ def test_a_waiter_whose_loop_closed_does_not_stop_every_other_waiter() -> None:
     later = threading.Event()
     threading.Thread(target=_acquire_then, args=(pacer, later), daemon=True).start()
     assert later.wait(3.0), "a dead dispatcher left every later request waiting"
+
+
+def test_a_critical_permit_in_the_cancel_grace_is_waited_for_no_longer_than_the_grace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After a Cancel, a critical request (finding out what a go-live POST did) may still go
+    out in the grace; a pacer that has no permit for it within the grace must not hold the
+    cancelled task (the RPC) past it."""
+    monkeypatch.setattr(procedure, "CANCEL_GRACE_SECONDS", 0.5)
+    pacer = _throttled(rate=0.2)
+    with pacer._cond:
+        pacer._next = time.monotonic() + 60.0  # no permit for a minute
+    sent: list[str] = []
+
+    def proc() -> Procedure[None]:
+        yield from permit(type("Client", (), {"pacer": pacer})(), Priority.GO_LIVE,
+                          critical=True)
+        sent.append("listing")
+
+    async def main() -> float:
+        task = asyncio.ensure_future(run_async(proc(), clock=SystemClock()))
+        await asyncio.sleep(0.1)
+        started = time.monotonic()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, 10.0)
+        return time.monotonic() - started
+
+    took = asyncio.run(main())
+    assert took < 3.0, f"the cancelled task waited {took:.1f} s for a permit"
+    assert sent == []
+    assert pacer.view().waiting == 0
