@@ -20,15 +20,20 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import logging
 import math
+import os
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
 
 __all__ = ["Pacer", "PacerView", "Priority", "pacer_for", "reset_pacers"]
+
+log = logging.getLogger(__name__)
 
 
 class Priority(IntEnum):
@@ -96,6 +101,7 @@ class Pacer:
         self._thread: threading.Thread | None = None
         self.refusals = 0
         self.granted = 0
+        _ALL.add(self)
 
     # -- what the portal answered ------------------------------------------------------
 
@@ -186,6 +192,12 @@ class Pacer:
             self._cond.notify_all()
             return waiter
 
+    def _after_fork_in_child(self) -> None:
+        """The dispatcher thread and every other thread's wait stayed in the parent."""
+        self._cond = threading.Condition()
+        self._queue = []
+        self._thread = None
+
     def _withdraw(self, waiter: _Waiter) -> bool:
         """Give a queued place up; False when it was granted meanwhile."""
         with self._cond:
@@ -229,7 +241,12 @@ class Pacer:
                     self._cond.wait(min(self._next - now, self.probe_every))
                     continue
                 waiter = heapq.heappop(self._queue)
-                if waiter.grant():
+                try:
+                    granted = waiter.grant()
+                except Exception:  # e.g. its event loop was closed: that waiter is gone
+                    log.warning("a pacer permit could not be handed over", exc_info=True)
+                    granted = False
+                if granted:
                     self._take(now)
 
     def view(self) -> PacerView:
@@ -246,6 +263,18 @@ def _resolve(future: asyncio.Future[None]) -> None:
 
 _PACERS: dict[str, Pacer] = {}
 _PACERS_LOCK = threading.Lock()
+_ALL: weakref.WeakSet[Pacer] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    global _PACERS_LOCK
+    _PACERS_LOCK = threading.Lock()
+    for pacer in list(_ALL):
+        pacer._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def pacer_for(origin: str) -> Pacer:

@@ -274,8 +274,8 @@ async def run_async(
                     await _sleep_shielded(clock, min(effect.seconds, left))
                     continue
                 if isinstance(effect, Permit):
-                    await _finish(asyncio.ensure_future(effect.pacer.acquire_async(
-                        effect.priority)))
+                    if not await _permit_within(effect, left):
+                        raise cancelled
                     continue
             if isinstance(effect, Permit):
                 try:
@@ -285,8 +285,8 @@ async def run_async(
                         raise
                     cancelled = exc  # a critical request still goes out in the grace
                     grace_until = loop.time() + CANCEL_GRACE_SECONDS
-                    await _finish(asyncio.ensure_future(effect.pacer.acquire_async(
-                        effect.priority)))
+                    if not await _permit_within(effect, CANCEL_GRACE_SECONDS):
+                        raise cancelled from None
             elif isinstance(effect, Sleep):
                 try:
                     await clock.asleep(effect.seconds)
@@ -317,6 +317,18 @@ async def run_async(
     except BaseException:
         proc.close()
         raise
+
+
+async def _permit_within(effect: Permit, seconds: float) -> bool:
+    """A permit in the cancel grace: False (its place given up) when none came within
+    `seconds`; a repeated Cancel does not cut the wait short."""
+    waiter = asyncio.ensure_future(
+        asyncio.wait_for(effect.pacer.acquire_async(effect.priority), max(0.0, seconds)))
+    try:
+        await _finish(waiter)
+    except asyncio.TimeoutError:
+        return False
+    return True
 
 
 async def _sleep_shielded(clock: Clock, seconds: float) -> None:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 
+import pytest
+
+from pulumi_marketplace_provider import procedure
 from pulumi_marketplace_provider.pacing import Pacer, Priority, pacer_for, reset_pacers
 from pulumi_marketplace_provider.procedure import (
     Permit,
@@ -180,3 +184,83 @@ def test_one_pacer_per_origin() -> None:
     reset_pacers()
     assert pacer_for("https://api.example") is not a
 
+
+
+def _throttled(rate: float = 20.0) -> Pacer:
+    """A pacer limited on real time, whose next permit is not free."""
+    pacer = Pacer()
+    pacer._rate = pacer._ceiling = rate
+    pacer._last_refusal = time.monotonic()
+    pacer._next = time.monotonic() + 0.1
+    return pacer
+
+
+def _acquire_then(pacer: Pacer, done: threading.Event) -> None:
+    if pacer.acquire(Priority.BLIND):
+        done.set()
+
+
+def test_a_forked_child_still_gets_permits() -> None:
+    """The dispatcher thread does not survive fork: the child must not wait for it for ever."""
+    pacer = _throttled()
+    assert pacer.acquire(Priority.BLIND)  # queued: the parent's dispatcher runs now
+    assert pacer._thread is not None and pacer._thread.is_alive()
+    pid = os.fork()
+    if pid == 0:  # the child
+        code = 1
+        try:
+            with pacer._cond:
+                pacer._next = time.monotonic() + 0.1  # queue again
+            got = threading.Event()
+            threading.Thread(target=_acquire_then, args=(pacer, got), daemon=True).start()
+            code = 0 if got.wait(3.0) else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, "the child's permit never came"
+
+
+def test_a_waiter_whose_loop_closed_does_not_stop_every_other_waiter() -> None:
+    """A grant that fails (its event loop is gone) must not kill the process's dispatcher."""
+    pacer = _throttled(rate=10.0)
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(pacer.acquire_async(Priority.GO_LIVE))
+    loop.run_until_complete(asyncio.sleep(0))  # queued
+    loop.close()  # abandoned without cancelling its task
+    assert not task.done()
+    assert pacer.view().waiting == 1
+    later = threading.Event()
+    threading.Thread(target=_acquire_then, args=(pacer, later), daemon=True).start()
+    assert later.wait(3.0), "a dead dispatcher left every later request waiting"
+
+
+def test_a_critical_permit_in_the_cancel_grace_is_waited_for_no_longer_than_the_grace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After a Cancel, a critical request (finding out what a go-live POST did) may still go
+    out in the grace; a pacer that has no permit for it within the grace must not hold the
+    cancelled task (the RPC) past it."""
+    monkeypatch.setattr(procedure, "CANCEL_GRACE_SECONDS", 0.5)
+    pacer = _throttled(rate=0.2)
+    with pacer._cond:
+        pacer._next = time.monotonic() + 60.0  # no permit for a minute
+    sent: list[str] = []
+
+    def proc() -> Procedure[None]:
+        yield from permit(type("Client", (), {"pacer": pacer})(), Priority.GO_LIVE,
+                          critical=True)
+        sent.append("listing")
+
+    async def main() -> float:
+        task = asyncio.ensure_future(run_async(proc(), clock=SystemClock()))
+        await asyncio.sleep(0.1)
+        started = time.monotonic()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, 10.0)
+        return time.monotonic() - started
+
+    took = asyncio.run(main())
+    assert took < 3.0, f"the cancelled task waited {took:.1f} s for a permit"
+    assert sent == []
+    assert pacer.view().waiting == 0

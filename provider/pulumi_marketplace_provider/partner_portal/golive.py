@@ -248,6 +248,30 @@ class RetryBudget:
         yield Sleep(view.not_before - now, critical=critical)
 
 
+    def paced(self, source: object, priority: int, what: str, *, critical: bool = False
+              ) -> Procedure[None]:
+        """Wait out the gate, then for the origin's pacer (see `pacing`); again when a long
+        Retry-After closed the gate while this request was queued for its permit (no request of
+        the process goes before the gate opens)."""
+        while True:
+            yield from self.gate(what, critical=critical)
+            yield from permit(source, priority, critical=critical)
+            now = self.clock.now()
+            if self.throttle.snapshot(now).not_before <= now:
+                return
+
+    def permit_by_deadline(self, source: object, what: str) -> Procedure[None]:
+        """`paced` for a go-live request. When the permit comes only at or after the deadline,
+        nothing is sent: WaitTimedOut (as for the gate)."""
+        yield from self.paced(source, Priority.GO_LIVE, what)
+        if self.deadline is not None and self.clock.now() >= self.deadline:
+            raise WaitTimedOut(
+                f"the portal is throttling this process (HTTP 429): the {what} waited its turn "
+                f"until after the wait limit and was not sent",
+                operation_id=None, last=None,
+            )
+
+
 def call_retrying(
     fn: Callable[[], T],
     *,
@@ -270,8 +294,7 @@ def retrying(fn: Callable[[], T], retry: RetryBudget, what: str, *, critical: bo
     """`critical`: part of finding out whether a go-live POST started (see `procedure.Call`)."""
     priority = Priority.GO_LIVE if critical else Priority.START
     while True:
-        yield from retry.gate(what, critical=critical)
-        yield from permit(retry.source, priority, critical=critical)
+        yield from retry.paced(retry.source, priority, what, critical=critical)
         try:
             result: T = yield Call(fn, critical=critical)
             return result
@@ -419,8 +442,7 @@ def _post_once(client: PortalClient, pub: str, offer: str, known: set[str], cloc
                on_submit: Callable[[], None] | None) -> Procedure[GoLiveStart]:
     """POST go-live; again only after a certain refusal; a lost answer is reconciled."""
     while True:
-        yield from retry.gate("go-live POST")
-        yield from permit(client, Priority.GO_LIVE)
+        yield from retry.permit_by_deadline(client, "go-live POST")
         if on_submit is not None:
             on_submit()
         posted_at = clock.wall()

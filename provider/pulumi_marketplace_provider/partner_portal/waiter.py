@@ -206,6 +206,8 @@ def poll_operation(
         _report_pacing(on_progress, client, ref, last_op, now - start, what)
         yield from permit(client, Priority.AIMED if sched.aimed(state) else Priority.BLIND)
         sent = clock.now()  # after any wait for the quota
+        if throttle.snapshot(sent).not_before > sent:
+            continue  # a long Retry-After closed the gate while this poll was queued
         try:
             op, retry_after = yield Call(lambda: client.get_operation(ref))
         except Throttled as exc:

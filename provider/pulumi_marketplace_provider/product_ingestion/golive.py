@@ -24,7 +24,6 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..pacing import Priority
 from ..partner_portal.errors import (
     BadRequest,
     Conflict,
@@ -49,7 +48,7 @@ from ..partner_portal.pointers import OperationRef
 from ..partner_portal.schedule import PollSchedule
 from ..partner_portal.throttle import GLOBAL_THROTTLE, ThrottleGate
 from ..partner_portal.waiter import Progress, describe_failure, poll_operation
-from ..procedure import Call, Clock, Procedure, Sleep, permit
+from ..procedure import Call, Clock, Procedure, Sleep
 from .client import IngestionClient
 from .models import JOB_ID, SUBMISSION_ID, IngestionSubmission, Job, Product
 
@@ -439,8 +438,9 @@ def _post_once(client: IngestionClient, product: Product, preview: IngestionSubm
     """POST configure; again only after a certain refusal; a lost answer is reconciled."""
     first_look = retry.schedule.initial
     while True:
-        yield from retry.gate("go-live configure request", critical=True)
-        yield from permit(client, Priority.GO_LIVE, critical=True)
+        # The gate and the permit, not critical: a Ctrl-C that lands before the request leaves
+        # must not send it (only one in flight lets it finish), however long they hold it.
+        yield from retry.permit_by_deadline(client, "go-live configure request")
         if on_submit is not None:
             on_submit()
         posted_at = clock.wall()
