@@ -8,22 +8,20 @@ import threading
 from pulumi_marketplace_provider.partner_portal import GLOBAL_THROTTLE, ThrottleGate
 
 
-def test_a_429_closes_the_gate_for_everyone_then_slows_them() -> None:
+def test_a_long_retry_after_closes_the_gate_for_everyone_until_it_passes() -> None:
     gate = ThrottleGate()
     assert gate.snapshot(100.0).not_before == -math.inf
     gate.note_429(20.0, 100.0)
     view = gate.snapshot(101.0)
-    assert view.not_before == 120.0 and view.penalty == 2.0 and view.spread == 10.0
-    later = gate.snapshot(130.0)
-    assert later.penalty == 2.0  # still slowed after the gate opened
-    assert gate.snapshot(100.0 + 10_000).penalty == 1.0  # and back to normal in time
+    assert view.not_before == 120.0 and view.spread == 10.0
+    assert gate.snapshot(130.0).not_before == -math.inf  # open again once it passed
 
 
-def test_repeated_429s_raise_the_penalty_to_a_limit_and_clamp_retry_after() -> None:
+def test_repeated_429s_keep_the_latest_end_and_clamp_retry_after() -> None:
     gate = ThrottleGate()
-    for i in range(10):
-        gate.note_429(None, float(i))
-    assert gate.snapshot(10.0).penalty == gate.max_penalty
+    gate.note_429(30.0, 0.0)
+    gate.note_429(5.0, 1.0)  # a shorter one meanwhile does not open the gate sooner
+    assert gate.snapshot(2.0).not_before == 30.0
     gate.reset()
     gate.note_429(10**9, 0.0)
     assert gate.not_before() == gate.max_retry_after
@@ -74,6 +72,6 @@ def test_a_short_or_missing_retry_after_leaves_the_gate_open_for_the_pacer() -> 
     gate.note_429(None, 100.5)
     gate.note_429(2.0, 101.0)
     view = gate.snapshot(101.0)
-    assert view.not_before == -math.inf and view.penalty > 1.0 and gate.refusals == 3
+    assert view.not_before == -math.inf and gate.refusals == 3
     gate.note_429(2.5, 101.0)
     assert gate.snapshot(101.0).not_before == 103.5

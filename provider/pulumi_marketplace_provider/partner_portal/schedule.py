@@ -461,9 +461,8 @@ class PollSchedule:
         deadline (when `earliest` is past the deadline, the delay ends at the deadline and
         `may_poll` is false there)."""
         planned = 0.0 if state.refused_last else self._planned(state, now)
-        # After a 429 no wait stretches its own plan (the gate's penalty is not applied here):
-        # the process's pacer (`pacing`) sends every request at the rate the portal accepts,
-        # blind polls last. Stretching blind polls as well left ends unseen for a minute.
+        # After a 429 no wait stretches its own plan: the process's pacer (`pacing`) sends
+        # every request at the rate the portal accepts, blind polls last.
         planned = min(planned, max(self.max_interval, self.retry_after_max))
         at = now + max(0.0, planned)
         earliest = self.earliest(state)

@@ -1,11 +1,12 @@
-"""A process-wide throttle gate: one 429 slows every waiter in the process, not just its own.
+"""A process-wide throttle gate: a long `Retry-After` holds every request of the process.
 
-All waiters share one portal quota. Every 429 makes blind polls less frequent for a while
-(the penalty). A long `Retry-After` (over `pace_only_up_to`, 2 s) closes the gate: no request
-of the process goes before it has passed (spread out a little so they do not all return at
-once). A short one, or none, asks only the refused request to wait: the origin's pacer
-(`pacing`) already slows every request to the rate the portal accepts, and stopping the whole
-process for a rounding of a sub-second wait would leave that quota unused.
+All waiters share one portal quota. A long `Retry-After` (over `pace_only_up_to`, 2 s) closes
+the gate: no request of the process goes before it has passed (spread out a little so they do
+not all return at once). A short one, or none, asks only the refused request to wait: the
+origin's pacer (`pacing`) already slows every request to the rate the portal accepts, and
+stopping the whole process for a rounding of a sub-second wait would leave that quota unused.
+(Until the pacer came, every 429 also stretched blind polls for two minutes; under the pacer
+that left ends unseen for a minute, so it went.)
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ class GateView:
     """A snapshot of the gate as one waiter sees it at one moment (pure data for the schedule)."""
 
     not_before: float = -math.inf
-    penalty: float = 1.0
     spread: float = 0.0
 
 
@@ -40,22 +40,16 @@ class ThrottleGate:
         default_retry_after: float = 5.0,
         min_retry_after: float = 1.0,
         max_retry_after: float = 600.0,
-        max_penalty: float = 8.0,
-        penalty_window: float = 120.0,
         max_spread: float = 30.0,
         pace_only_up_to: float = 2.0,
     ) -> None:
         self.default_retry_after = default_retry_after
         self.min_retry_after = min_retry_after
         self.max_retry_after = max_retry_after
-        self.max_penalty = max_penalty
-        self.penalty_window = penalty_window
         self.max_spread = max_spread
         self.pace_only_up_to = pace_only_up_to
         self._lock = threading.Lock()
         self._not_before = -math.inf
-        self._penalty = 1.0
-        self._penalty_until = -math.inf
         self._spread = 0.0
         self.refusals = 0
 
@@ -68,9 +62,6 @@ class ThrottleGate:
         )
         with self._lock:
             self.refusals += 1
-            active = now < self._penalty_until
-            self._penalty = min(self.max_penalty, self._penalty * 2 if active else 2.0)
-            self._penalty_until = max(self._penalty_until, now + max(self.penalty_window, 4 * wait))
             if retry_after is None or retry_after <= self.pace_only_up_to:
                 return  # the refused request waits; the pacer slows the others
             if now >= self._not_before:
@@ -88,22 +79,16 @@ class ThrottleGate:
     def snapshot(self, now: float) -> GateView:
         """What the gate asks of a waiter polling at `now`."""
         with self._lock:
-            not_before, penalty = self._not_before, self._penalty
-            until, spread = self._penalty_until, self._spread
-        horizon = self.max_retry_after + 1.0
-        if not_before - now > horizon or until - now > max(self.penalty_window, 4 * horizon) + 1:
+            not_before, spread = self._not_before, self._spread
+        if not_before - now > self.max_retry_after + 1.0:
             return _OPEN  # noted on another clock (e.g. a scaled one): not ours to honour
-        if now >= until:
-            penalty = 1.0
-        if not_before <= now and penalty == 1.0:
+        if not_before <= now:
             return _OPEN
-        return GateView(not_before=not_before, penalty=penalty, spread=spread)
+        return GateView(not_before=not_before, spread=spread)
 
     def reset(self) -> None:
         with self._lock:
             self._not_before = -math.inf
-            self._penalty = 1.0
-            self._penalty_until = -math.inf
             self._spread = 0.0
             self.refusals = 0
 

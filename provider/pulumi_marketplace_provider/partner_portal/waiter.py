@@ -266,30 +266,29 @@ def _report_pacing(on_progress: Callable[[Progress], None] | None, client: objec
     view = pacer.view()
     if view.rate is None or not view.waiting:
         return
+    _report(on_progress, _note(
+        ref, last, elapsed, what,
+        f"the portal is throttling: {view.waiting} requests of this process wait for its quota "
+        f"(sending {view.rate:.1f}/s)"))
+
+
+def _retry_progress(ref: OperationRef, last: Operation | None, elapsed: float,
+                    exc: PortalError, what: str = "operation") -> Progress:
+    reason = f"HTTP {exc.status}" if exc.status is not None else type(exc).__name__
+    return _note(ref, last, elapsed, what, f"portal did not answer ({reason}); retrying")
+
+
+def _note(ref: OperationRef, last: Operation | None, elapsed: float, what: str,
+          message: str) -> Progress:
+    """A progress line about the wait itself, beside what the last answer said."""
     step = last.current_step if last is not None else None
-    _report(on_progress, Progress(
+    return Progress(
         operation_id=ref.operation_id,
         status=last.status.value if last is not None else "unknown",
         step_name=step.name if step is not None else None,
         percent=last.progress(_kind(what)) if last is not None else None,
         elapsed=elapsed,
-        message=f"the portal is throttling: {view.waiting} requests of this process wait for "
-                f"its quota (sending {view.rate:.1f}/s)",
-    ))
-
-
-def _retry_progress(ref: OperationRef, last: Operation | None, elapsed: float,
-                    exc: PortalError, what: str = "operation") -> Progress:
-    status = last.status.value if last is not None else "unknown"
-    step = last.current_step if last is not None else None
-    reason = f"HTTP {exc.status}" if exc.status is not None else type(exc).__name__
-    return Progress(
-        operation_id=ref.operation_id,
-        status=status,
-        step_name=step.name if step is not None else None,
-        percent=last.progress(_kind(what)) if last is not None else None,
-        elapsed=elapsed,
-        message=f"portal did not answer ({reason}); retrying",
+        message=message,
     )
 
 
