@@ -79,18 +79,25 @@ def test_partner_portal_cancel_while_the_post_waits_for_a_permit_sends_nothing(
     assert emu.admin.posts(PUB, OFFER, "golive") == 0
 
 
-def test_product_ingestion_cancel_while_configure_waits_for_a_permit_sends_nothing(
-    emulator_factory: Callable[..., RunningEmulator],
-) -> None:
-    emu = emulator_factory()
+def _ingestion_backend(emu: RunningEmulator) -> tuple[IngestionClient, ProductIngestionBackend]:
+    """An offer at sign-off on the Product Ingestion API, its product already resolved (cached),
+    so the next request the backend sends is the one under test."""
     emu.admin.put_offer(PUB, OFFER, state="signoff", goLiveSteps=STEPS,
                         productIngestion={"jobStartDelaySeconds": 1})
     client = IngestionClient(emu.base_url, StaticToken(emu.token),
                              api_version="2022-03-01-preview2")
     backend = ProductIngestionBackend(client)
+    clock = SystemClock()
+    run_sync(backend._product(PUB, OFFER, clock, None), clock=clock)
+    return client, backend
+
+
+def test_product_ingestion_cancel_while_configure_waits_for_a_permit_sends_nothing(
+    emulator_factory: Callable[..., RunningEmulator],
+) -> None:
+    emu = emulator_factory()
+    client, backend = _ingestion_backend(emu)
     try:
-        clock = SystemClock()
-        run_sync(backend._product(PUB, OFFER, clock, None), clock=clock)  # resolved, cached
         _throttled(client.pacer)
         _cancel_while_queued(backend, client.pacer)
     finally:
@@ -135,14 +142,8 @@ def test_product_ingestion_configure_queued_past_the_wait_limit_is_not_sent(
     emulator_factory: Callable[..., RunningEmulator],
 ) -> None:
     emu = emulator_factory()
-    emu.admin.put_offer(PUB, OFFER, state="signoff", goLiveSteps=STEPS,
-                        productIngestion={"jobStartDelaySeconds": 1})
-    client = IngestionClient(emu.base_url, StaticToken(emu.token),
-                             api_version="2022-03-01-preview2")
-    backend = ProductIngestionBackend(client)
+    client, backend = _ingestion_backend(emu)
     try:
-        clock = SystemClock()
-        run_sync(backend._product(PUB, OFFER, clock, None), clock=clock)
         _throttled(client.pacer)
         with client.pacer._cond:
             client.pacer._next = time.monotonic() + 1.0
