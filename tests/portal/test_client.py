@@ -210,7 +210,7 @@ def test_endpoint_rules() -> None:
         pickle.dumps(client)
 
 
-def test_one_session_per_thread_and_thread_safety(portal: Portal) -> None:
+def test_one_pool_shared_by_threads_and_thread_safety(portal: Portal) -> None:
     offer = portal.offer("threads", state="signoff")
     errors: list[BaseException] = []
 
@@ -227,8 +227,11 @@ def test_one_session_per_thread_and_thread_safety(portal: Portal) -> None:
     for t in threads:
         t.join()
     assert errors == []
-    assert len(portal.client._sessions) == 6
     assert len(portal.requests()) == 30
+    # One pool for the client's one origin, its connections reused across the threads.
+    pool = portal.client._connections()
+    assert len(pool.pools) == 1
+    assert pool.connection_from_url(portal.client.endpoint).num_connections <= 6
 
 
 def test_https_verifies_the_certificate(tmp_path: Path) -> None:

@@ -11,8 +11,6 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
-import requests
-
 from ..procedure import Clock
 from .credentials import TokenProvider
 from .errors import MalformedResponse, PointerError
@@ -27,6 +25,7 @@ from .pointers import (
     non_migrated_ref,
     parse_pointer,
 )
+from .transport import Answer
 
 __all__ = ["USER_AGENT", "PortalClient"]
 
@@ -72,7 +71,7 @@ class PortalClient(ApiClient):
         offer = validate_identifier("offerId", offer_id)
         return f"/api/publishers/{pub}/offers/{offer}"
 
-    def _pointer(self, resp: requests.Response, what: str) -> OperationRef:
+    def _pointer(self, resp: Answer, what: str) -> OperationRef:
         try:
             ref = parse_pointer(resp.headers, self.endpoint, api_version=self.api_version)
             retry_after = self._retry_after(resp)

@@ -1,10 +1,10 @@
-"""HTTPS plumbing shared by the marketplace API clients: sessions, one request, its errors.
+"""HTTPS plumbing shared by the marketplace API clients: one request, its errors.
 
-Each thread gets its own `requests.Session` (with a connection pool), every request has
-explicit connect/read timeouts, redirects are never followed (so the bearer token cannot leak to
-another origin), a 401 is retried once with a fresh token, and every failure becomes one
-`PortalError` subclass carrying status, code, message, request id. Retrying and waiting are the
-callers' job, not this module's.
+Each client has one connection pool (`transport.pool_for`, shared by its threads), every
+request has explicit connect/read timeouts, redirects are never followed (so the bearer token
+cannot leak to another origin), a 401 is retried once with a fresh token, and every failure
+becomes one `PortalError` subclass carrying status, code, message, request id. Retrying and
+waiting are the callers' job, not this module's.
 """
 
 from __future__ import annotations
@@ -19,12 +19,11 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
-import requests
+import urllib3
 import urllib3.exceptions
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
+from requests.utils import requote_uri
 
 from .. import __version__
 from ..pacing import Pacer, pacer_for
@@ -39,6 +38,7 @@ from .errors import (
     error_for_status,
 )
 from .retry_after import parse_retry_after
+from .transport import Answer, UnsupportedProxy, pool_for
 from .urls import Origin, is_loopback_host, origin_of
 
 __all__ = ["USER_AGENT", "ApiClient", "request_id"]
@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = (
     f"pulumi-marketplace/{__version__} (+https://github.com/pulumi-marketplace; "
-    f"python/{platform.python_version()}) python-requests/{requests.__version__}"
+    f"python/{platform.python_version()}) urllib3/{urllib3.__version__}"
 )
 _REQUEST_ID_HEADERS = (
     "x-ms-request-id",
@@ -67,20 +67,6 @@ _TLS_ADVICE = (
     "MARKETPLACE_CA_BUNDLE) to a PEM file holding that CA; also check that "
     "marketplace:endpoint names the host the certificate was issued for."
 )
-
-
-class _Bearer(requests.auth.AuthBase):
-    """Sets `Authorization` on the prepared request; hides the token from repr."""
-
-    def __init__(self, token: str) -> None:
-        self._token = token
-
-    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        r.headers["Authorization"] = f"Bearer {self._token}"
-        return r
-
-    def __repr__(self) -> str:
-        return "_Bearer(<redacted>)"
 
 
 def request_id(headers: Mapping[str, str]) -> str | None:
@@ -157,9 +143,8 @@ class ApiClient:
         self._tokens = tokens
         self._clock = clock
         self._pool_size = pool_size
-        self._local = threading.local()
-        self._sessions: list[requests.Session] = []
-        self._sessions_lock = threading.Lock()
+        self._pool: urllib3.PoolManager | None = None
+        self._pool_lock = threading.Lock()
 
     def __repr__(self) -> str:
         name = type(self).__name__
@@ -167,36 +152,26 @@ class ApiClient:
 
     def __reduce__(self) -> Any:
         raise TypeError(
-            f"{type(self).__name__} holds a credential and sessions; it cannot be pickled"
+            f"{type(self).__name__} holds a credential and connections; it cannot be pickled"
         )
 
     # -- plumbing ---------------------------------------------------------------------
 
-    def _session(self) -> requests.Session:
-        session: requests.Session | None = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            # No replays here: retrying is the waiter's and go-live's decision (a POST
-            # replayed blindly could start a second go-live). urllib3 still reconnects a
-            # pooled connection it finds dropped before using it.
-            retry = Retry(total=0, read=False, redirect=0, raise_on_status=False)
-            adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self._pool_size,
-                                  max_retries=retry)
-            session.mount("https://", adapter)
-            session.mount("http://", adapter)
-            session.verify = self.verify
-            self._local.session = session
-            with self._sessions_lock:
-                self._sessions.append(session)
-        return session
+    def _connections(self) -> urllib3.PoolManager:
+        """The client's pool, made on first use (so a bad proxy setting fails a request, with
+        its error, not the client's construction)."""
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = pool_for(self.endpoint, verify=self.verify,
+                                      maxsize=self._pool_size)
+            return self._pool
 
     def close(self) -> None:
-        """Close every thread's session (pooled connections)."""
-        with self._sessions_lock:
-            sessions, self._sessions = self._sessions, []
-        for s in sessions:
-            s.close()
-        self._local = threading.local()
+        """Close the pooled connections (a later request opens new ones)."""
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.clear()
 
     def __enter__(self: _Client) -> _Client:
         return self
@@ -207,7 +182,7 @@ class ApiClient:
     def _wall(self) -> datetime:
         return self._clock.wall() if self._clock is not None else datetime.now(timezone.utc)
 
-    def _answered_at(self, resp: requests.Response) -> datetime:
+    def _answered_at(self, resp: Answer) -> datetime:
         """The server's clock when it answered (its `Date`), else ours.
 
         An HTTP-date Retry-After is measured from the answer's own Date (RFC 9110 10.2.3), so
@@ -223,7 +198,7 @@ class ApiClient:
                 return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
         return self._wall()
 
-    def _retry_after(self, resp: requests.Response) -> float | None:
+    def _retry_after(self, resp: Answer) -> float | None:
         return parse_retry_after(resp.headers.get("Retry-After"), self._answered_at(resp))
 
     def _request(
@@ -233,7 +208,7 @@ class ApiClient:
         *,
         body: Any = None,
         params: Mapping[str, str] | None = None,
-    ) -> requests.Response:
+    ) -> Answer:
         """Send one request (plus one retry on 401 with a fresh token); raise on >= 300."""
         try:
             if origin_of(url) != self.origin:
@@ -255,10 +230,14 @@ class ApiClient:
         elif method == "POST":
             headers["Content-Type"] = "application/json"
             data = b""
+        target = requote_uri(url)
+        if params:
+            target += ("&" if urlsplit(target).query else "?") + urlencode(params)
+        timeout = urllib3.Timeout(connect=self.timeout[0], read=self.timeout[1])
         for attempt in (0, 1):
             token = self._tokens.token()
             if not _SENDABLE_TOKEN.fullmatch(token):
-                # requests would refuse it with an error that quotes the header, token included.
+                # http.client would refuse it with an error that quotes the header, token included.
                 raise CredentialsUnavailable(
                     "the bearer token contains whitespace, a line break or a non-ASCII "
                     "character, so it cannot be sent in an Authorization header; check the "
@@ -266,41 +245,49 @@ class ApiClient:
                     method=method, url=url,
                 )
             try:
-                resp = self._session().request(
-                    method, url, params=params, data=data, headers=headers,
-                    auth=_Bearer(token), timeout=self.timeout, allow_redirects=False,
-                    # Explicit, so a CA bundle given here is not replaced by REQUESTS_CA_BUNDLE.
-                    verify=self.verify,
+                # No replays (retries=False): retrying is the waiter's and go-live's decision
+                # (a POST replayed blindly could start a second go-live). urllib3 still
+                # reconnects a pooled connection it finds dropped before using it.
+                raw = self._connections().request(
+                    method, target, body=data,
+                    headers={**headers, "Authorization": f"Bearer {token}"},
+                    timeout=timeout, redirect=False, retries=False, preload_content=True,
                 )
-            except requests.exceptions.SSLError as exc:
+                resp = Answer(raw.status, raw.reason, raw.headers, raw.data)
+            except urllib3.exceptions.SSLError as exc:
                 raise TransportError(
                     f"TLS failure talking to {self.endpoint}: {_first_line(exc)}. {_TLS_ADVICE}",
                     kind="tls", transient=False, method=method, url=url,
                 ) from None
-            except requests.exceptions.Timeout as exc:
+            except urllib3.exceptions.NewConnectionError as exc:
+                # Refused before a connection existed: the request was surely never sent.
+                # (A subclass of ConnectTimeoutError, so it is caught first.)
+                raise TransportError(
+                    f"connection to {self.endpoint} failed: {_first_line(exc)}",
+                    kind="connect-refused", method=method, url=url,
+                ) from None
+            except urllib3.exceptions.TimeoutError as exc:
                 kind = "connect-timeout" if isinstance(
-                    exc, requests.exceptions.ConnectTimeout) else "timeout"
+                    exc, urllib3.exceptions.ConnectTimeoutError) else "timeout"
                 raise TransportError(
                     f"{method} timed out ({kind}) talking to {self.endpoint}",
                     kind=kind, method=method, url=url,
                 ) from None
-            except requests.exceptions.ConnectionError as exc:
-                # Refused before a connection existed: the request was surely never sent.
-                refused = isinstance(_reason(exc), urllib3.exceptions.NewConnectionError)
-                raise TransportError(
-                    f"connection to {self.endpoint} failed: {_first_line(exc)}",
-                    kind="connect-refused" if refused else "connection", method=method, url=url,
-                ) from None
-            except (requests.exceptions.ChunkedEncodingError,
-                    requests.exceptions.ContentDecodingError,
-                    # requests lets this one through unwrapped when it drains the body of a
-                    # redirect it will not follow (a 3xx cut short).
-                    urllib3.exceptions.HTTPError) as exc:
+            except UnsupportedProxy as exc:
+                raise TransportError(str(exc), kind="other", transient=False,
+                                     method=method, url=url) from None
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                # Reset, closed mid-answer, a truncated or undecodable body, a proxy failure.
+                if isinstance(exc, urllib3.exceptions.LocationValueError):
+                    raise TransportError(
+                        f"request to {self.endpoint} failed: {_first_line(exc)}",
+                        kind="other", transient=False, method=method, url=url,
+                    ) from None
                 raise TransportError(
                     f"connection to {self.endpoint} failed: {_first_line(exc)}",
                     kind="connection", method=method, url=url,
                 ) from None
-            except (requests.exceptions.RequestException, ValueError) as exc:
+            except ValueError as exc:
                 raise TransportError(
                     f"request to {self.endpoint} failed: "
                     f"{_first_line(exc).replace(token, '<redacted>')}",
@@ -319,7 +306,7 @@ class ApiClient:
             return resp
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _error(self, method: str, url: str, resp: requests.Response, token: str) -> PortalError:
+    def _error(self, method: str, url: str, resp: Answer, token: str) -> PortalError:
         text = resp.text[:_MAX_BODY] if resp.content else ""
         if token and token in text:
             text = text.replace(token, "<redacted>")
@@ -351,7 +338,7 @@ class ApiClient:
         return cls(msg, status=status, code=code, request_id=rid, body=text or None,
                    retry_after=retry_after)
 
-    def _json(self, resp: requests.Response, what: str) -> Any:
+    def _json(self, resp: Answer, what: str) -> Any:
         try:
             return resp.json()
         except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
@@ -361,12 +348,6 @@ class ApiClient:
                 body=resp.text[:2000] or None,
             ) from None
 
-
-
-def _reason(exc: requests.exceptions.ConnectionError) -> object:
-    """The urllib3 cause inside a requests ConnectionError (MaxRetryError.reason), if any."""
-    inner = exc.args[0] if exc.args else None
-    return getattr(inner, "reason", inner)
 
 
 def _first_line(exc: BaseException) -> str:
