@@ -400,3 +400,29 @@ def test_our_posts_operation_is_aimed_at_from_its_first_reading() -> None:
         polls += 1
         assert polls < 10
     assert now - 30.0 <= 2.0
+
+
+def test_an_end_known_within_tight_gets_one_look_just_after_it() -> None:
+    """Once the last step's end is known to within `tight` seconds, the next look goes just
+    after its latest plausible end: not every 2 s around it (which saw a 30 s go-live's end up
+    to 2 s late, the tail of 1000 go-lives at once), and never before the end."""
+    steps = [("live-preparation", 10.0), ("live", 20.0)]
+    for began in (0.0, 0.37, 0.81):
+        state, now, looks_in_window = PollState.start(0.0).began_after(0.0), began + 2.0, 0
+        state = state.observe(emulated_op(now - began, steps), now, sent_at=now - 0.05)
+        while True:
+            est = state.estimate()
+            narrow = est is not None and est.hi - est.lo <= SCHED.tight and now >= est.lo - 2.0
+            delay = SCHED.next_delay(state, now)
+            if narrow:
+                assert est is not None
+                assert now + delay == max(est.hi + SCHED.end_margin, now + SCHED.min_interval)
+            now += delay
+            op = emulated_op(now - began, steps)
+            state = state.observe(op, now, sent_at=now - 0.05)
+            looks_in_window += narrow
+            if op.is_terminal:
+                break
+        # The latest plausible end lies a little past the true one (whole-number readings).
+        assert 0.0 <= now - (began + 30.0) <= SCHED.end_margin + 0.5
+        assert looks_in_window <= 2

@@ -7,8 +7,9 @@ in order of precedence:
    gate, a minimum interval. Never past the deadline.
 2. After a transient failure, back off exponentially (with jitter).
 3. When the current step's progress gives an expected end T, sleep until shortly before T
-   (how shortly depends on how sure the estimate is), then poll tightly around T and back
-   off again if T passes. Long sleeps on an estimate are bounded by a quarter of the time
+   (how shortly depends on how sure the estimate is), then poll tightly around T (once, just
+   after its latest plausible end, when that is known to within `tight`) and back off again
+   if T passes. Long sleeps on an estimate are bounded by a quarter of the time
    already waited (so an early failure is still noticed in proportion) and by `max_interval`.
 4. When the step's `estimatedTimeFrame` has a lower bound ("~2-5 days") and its progress
    moves (the portal is telling the truth about it), skip polls that cannot see its end. A
@@ -122,12 +123,21 @@ def fit_linear_progress(
     floor_a = -math.inf if start_after is None else start_after
     lo = hi = tick_lo = tick_hi = math.nan
     next_tick = math.floor(p_last) + 1.0
+    # Reading i bounds the start a, for a pace u: t_i - w_i - (p_i + 1) u < a <= t_i - p_i u.
+    # (Plain loops: this runs for every poll of every wait, and generators cost twice as much.)
+    after = [(t - wi, p + 1.0) for (t, p), wi in zip(samples, w, strict=True)]
+    before = samples
     for k in range(_GRID + 1):
         # Open bounds: stay a hair inside them.
         u = u_lo + (u_hi - u_lo) * (0.001 + 0.998 * k / _GRID)
-        a_lo = max(floor_a, *(t - wi - (p + 1.0) * u
-                              for (t, p), wi in zip(samples, w, strict=True)))
-        a_hi = min(t - p * u for t, p in samples)
+        a_lo = floor_a
+        for c, q in after:
+            if c - q * u > a_lo:
+                a_lo = c - q * u
+        a_hi = math.inf
+        for t, p in before:
+            if t - p * u < a_hi:
+                a_hi = t - p * u
         if a_lo >= a_hi:
             continue
         end_lo, end_hi = a_lo + 100.0 * u, a_hi + 100.0 * u
@@ -340,6 +350,7 @@ class PollSchedule:
     error_cap: float = 60.0
     not_found_grace: float = 30.0
     bisect_horizon: float = 20.0
+    end_margin: float = 0.25  # a look aimed at a narrow estimate's latest end goes this late
     # Without a usable estimate (see the module's rule 5).
     # A look at 3x the step's age: while the last step lasts at least twice the one before it
     # (the portal's and the emulator's go-lives), no look in the step before it lands past the
@@ -457,6 +468,10 @@ class PollSchedule:
                     return mid - now
             return min(est.lo - self.tight - now, self._far(state, now))
         if now <= est.hi:
+            if width <= self.tight:
+                # Known to within `tight`: one look just after its latest plausible end sees
+                # it (looks every `tight` seconds saw it up to `tight` late, for a request more).
+                return est.hi - now + self.end_margin
             return clamp(width / 3.0, self.tight, self.cap)
         return clamp((now - est.hi) / 2.0, self.tight, self.cap)
 
