@@ -7,6 +7,8 @@ client must keep honouring them after leaving `requests.Session` behind.
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from marketplace_emulator.app import EmulatorOptions
 from marketplace_emulator.harness import EmulatorServer
 from marketplace_emulator.seed import parse_seed
 from pulumi_marketplace_provider.partner_portal import PortalClient, StaticToken, TransportError
+from pulumi_marketplace_provider.plugin.server import HTTP_POOL_SIZE
 from tests.intercepting_proxy import InterceptingProxy
 
 PUB = "contoso"
@@ -93,3 +96,31 @@ def test_a_socks_proxy_is_refused_naming_the_setting(
     assert info.value.kind == "other" and not info.value.transient
     assert "HTTPS_PROXY" in text and "NO_PROXY" in text and "socks5" in text
     assert "secret-token-value" not in text
+
+
+def test_the_plugins_threads_sending_at_once_keep_their_connections(
+    emulator: EmulatorServer, clean_proxy_env: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """As many threads as the plugin sends from, all at once: no connection is opened and
+    dropped for want of room in the pool (urllib3 warns "Connection pool is full" when so)."""
+    client = PortalClient(emulator.base_url, StaticToken("emulator-token"))
+    start = threading.Barrier(HTTP_POOL_SIZE)
+    errors: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            start.wait(10)
+            for _ in range(3):
+                client.get_offer(PUB, "proxied")
+        except BaseException as exc:
+            errors.append(exc)
+
+    with caplog.at_level(logging.WARNING, logger="urllib3"):
+        threads = [threading.Thread(target=send) for _ in range(HTTP_POOL_SIZE)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert errors == []
+    assert not [r for r in caplog.records if "pool is full" in r.getMessage()]

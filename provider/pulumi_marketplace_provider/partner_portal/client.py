@@ -25,7 +25,7 @@ from .pointers import (
     non_migrated_ref,
     parse_pointer,
 )
-from .transport import Answer
+from .transport import DEFAULT_POOL_SIZE, Answer
 
 __all__ = ["USER_AGENT", "PortalClient"]
 
@@ -54,7 +54,7 @@ class PortalClient(ApiClient):
         verify: bool | str = True,
         allow_insecure_http: bool = False,
         clock: Clock | None = None,
-        pool_size: int = 10,
+        pool_size: int = DEFAULT_POOL_SIZE,
         user_agent: str = USER_AGENT,
     ) -> None:
         super().__init__(

@@ -38,7 +38,7 @@ from .errors import (
     error_for_status,
 )
 from .retry_after import parse_retry_after
-from .transport import Answer, UnsupportedProxy, pool_for
+from .transport import DEFAULT_POOL_SIZE, Answer, UnsupportedProxy, pool_for
 from .urls import Origin, is_loopback_host, origin_of
 
 __all__ = ["USER_AGENT", "ApiClient", "request_id"]
@@ -118,7 +118,7 @@ class ApiClient:
         verify: bool | str = True,
         allow_insecure_http: bool = False,
         clock: Clock | None = None,
-        pool_size: int = 10,
+        pool_size: int = DEFAULT_POOL_SIZE,
         user_agent: str = USER_AGENT,
     ) -> None:
         try:

@@ -22,7 +22,12 @@ import urllib3
 from requests.utils import get_auth_from_url, get_environ_proxies, select_proxy
 from urllib3.util import make_headers
 
-__all__ = ["Answer", "UnsupportedProxy", "pool_for"]
+__all__ = ["DEFAULT_POOL_SIZE", "Answer", "UnsupportedProxy", "pool_for"]
+
+# Connections a client keeps for reuse: as many as the threads that send at once (the plugin's
+# HTTP threads). A pool smaller than that opens a connection per extra request and drops it
+# after, with a urllib3 warning each time.
+DEFAULT_POOL_SIZE = 32
 
 
 class UnsupportedProxy(ValueError):

@@ -27,6 +27,7 @@ from .. import __version__, live_offer
 from ..backend import Backend
 from ..init_error import STATUS_DETAILS_KEY, status_details
 from ..partner_portal import PortalError
+from ..partner_portal.transport import DEFAULT_POOL_SIZE
 from ..procedure import Procedure, SystemClock, run_async
 from ..settings import CONFIG_KEYS, NAMESPACE, SECRET_KEYS, ProviderSettings, SettingsError
 from .engine_log import EngineLog
@@ -34,7 +35,7 @@ from .properties import UNKNOWN, marshal, unmarshal
 from .schema import schema_text
 
 LOG = logging.getLogger(__name__)
-HTTP_POOL_SIZE = 32
+HTTP_POOL_SIZE = DEFAULT_POOL_SIZE  # threads that send HTTP; each keeps its connection
 T = TypeVar("T")
 
 
