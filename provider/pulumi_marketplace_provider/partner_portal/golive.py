@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TypeVar
 
 from ..pacing import Priority
-from ..procedure import Call, Clock, Procedure, Sleep, SystemClock, permit
+from ..procedure import Call, Clock, Procedure, Sleep, SystemClock
 from .client import PortalClient
 from .errors import (
     BadRequest,
@@ -39,7 +39,7 @@ from .models import OfferState, OfferStatus, Operation, OperationStatus, StepSta
 from .pointers import OperationRef, is_composite_id
 from .schedule import PollSchedule, PollState
 from .throttle import GLOBAL_THROTTLE, ThrottleGate
-from .waiter import Progress, describe_failure, poll_operation
+from .waiter import Progress, describe_failure, permit_past_gate, poll_operation
 
 __all__ = [
     "CancelOutcome",
@@ -258,9 +258,8 @@ class RetryBudget:
         the process goes before the gate opens)."""
         while True:
             yield from self.gate(what, critical=critical)
-            yield from permit(source, priority, critical=critical)
-            now = self.clock.now()
-            if self.throttle.snapshot(now).not_before <= now:
+            if (yield from permit_past_gate(source, priority, self.throttle, self.clock,
+                                            critical=critical)):
                 return
 
     def permit_by_deadline(self, source: object, what: str) -> Procedure[None]:

@@ -142,6 +142,16 @@ def _report(on_progress: Callable[[Progress], None] | None, progress: Progress) 
         log.warning("progress callback failed", exc_info=True)
 
 
+def permit_past_gate(source: object, priority: int, throttle: ThrottleGate, clock: Clock,
+                     *, critical: bool = False) -> Procedure[bool]:
+    """The origin pacer's permit for one request (see `pacing`), and whether the gate is still
+    open then: a long Retry-After may have closed it while the request was queued, and no
+    request of the process goes before the gate opens (the caller waits it out, asks again)."""
+    yield from permit(source, priority, critical=critical)
+    now = clock.now()
+    return throttle.snapshot(now).not_before <= now
+
+
 def poll_operation(
     client: OperationSource,
     ref: OperationRef,
@@ -204,10 +214,10 @@ def poll_operation(
                 raise timed_out()
         # Under the portal's quota, a poll at the expected end goes before blind ones.
         _report_pacing(on_progress, client, ref, last_op, now - start, what)
-        yield from permit(client, Priority.AIMED if sched.aimed(state) else Priority.BLIND)
+        priority = Priority.AIMED if sched.aimed(state) else Priority.BLIND
+        if not (yield from permit_past_gate(client, priority, throttle, clock)):
+            continue  # the gate closed while this poll was queued: wait it out first
         sent = clock.now()  # after any wait for the quota
-        if throttle.snapshot(sent).not_before > sent:
-            continue  # a long Retry-After closed the gate while this poll was queued
         try:
             op, retry_after = yield Call(lambda: client.get_operation(ref))
         except Throttled as exc:
