@@ -12,6 +12,7 @@ certifi's bundle.
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 from collections.abc import Mapping
@@ -48,7 +49,13 @@ class Answer:
 
     @property
     def text(self) -> str:
-        return self.content.decode(_charset(self.headers.get("Content-Type")), "replace")
+        """The body as text: in the charset the answer names when that is a usable text
+        encoding, else UTF-8; undecodable bytes replaced, never an exception."""
+        charset = _charset(self.headers.get("Content-Type"))
+        try:
+            return self.content.decode(charset, "replace")
+        except (LookupError, ValueError):  # e.g. "idna" has no 'replace' handling
+            return self.content.decode("utf-8", "replace")
 
     def json(self) -> Any:
         """The body as JSON (ValueError if it is not; json detects UTF-8/16/32 itself)."""
@@ -64,7 +71,8 @@ def _charset(content_type: str | None) -> str:
         if name.lower() == "charset" and value.strip().strip('"'):
             charset = value.strip().strip('"')
             try:
-                "".encode(charset)
+                if not codecs.lookup(charset)._is_text_encoding:  # e.g. "base64", "rot13"
+                    break
             except LookupError:
                 break
             return charset
