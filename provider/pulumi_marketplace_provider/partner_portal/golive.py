@@ -60,10 +60,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SIGNOFF_STEP = "publisher-signoff"
-# Seconds; the portal's go-lives take hours, the emulator's shortest seconds. A look sooner
-# only shows it queued, and a thousand such looks at once took CPU from the POSTs of the
-# go-lives still starting (2 s: 1000 at once ended 0.6 s later, `make bench`).
-FIRST_LOOK_AFTER_POST = 5.0
+FIRST_LOOK_AFTER_POST = 2.0  # seconds; a go-live is not over sooner
 RECONCILE_FIRST_DELAY = 1.0
 RECONCILE_MAX_DELAY = 30.0
 UNBOUNDED_RECONCILE = 3600.0  # a POST answer lost with no deadline given: list for an hour
