@@ -38,7 +38,14 @@ from .errors import (
     error_for_status,
 )
 from .retry_after import parse_retry_after
-from .transport import DEFAULT_POOL_SIZE, Answer, UnsupportedProxy, pool_for
+from .transport import (
+    DEFAULT_POOL_SIZE,
+    MAX_ANSWER_BYTES,
+    Answer,
+    UnsupportedProxy,
+    pool_for,
+    read_answer,
+)
 from .urls import Origin, is_loopback_host, origin_of
 
 __all__ = ["USER_AGENT", "ApiClient", "request_id"]
@@ -251,9 +258,9 @@ class ApiClient:
                 raw = self._connections().request(
                     method, target, body=data,
                     headers={**headers, "Authorization": f"Bearer {token}"},
-                    timeout=timeout, redirect=False, retries=False, preload_content=True,
+                    timeout=timeout, redirect=False, retries=False, preload_content=False,
                 )
-                resp = Answer(raw.status, raw.reason, raw.headers, raw.data)
+                resp = read_answer(raw)
             except urllib3.exceptions.SSLError as exc:
                 raise TransportError(
                     f"TLS failure talking to {self.endpoint}: {_first_line(exc)}. {_TLS_ADVICE}",
@@ -303,6 +310,12 @@ class ApiClient:
                 continue
             if resp.status_code >= 300:
                 raise self._error(method, url, resp, token)
+            if resp.cut_short:
+                raise MalformedResponse(
+                    f"{method} {_path_of(url)}: the portal answered {resp.status_code} with a "
+                    f"body over {MAX_ANSWER_BYTES // (1024 * 1024)} MB, which is not read",
+                    status=resp.status_code, request_id=request_id(resp.headers),
+                )
             return resp
         raise AssertionError("unreachable")  # pragma: no cover
 

@@ -23,12 +23,23 @@ import urllib3
 from requests.utils import get_auth_from_url, get_environ_proxies, select_proxy
 from urllib3.util import make_headers
 
-__all__ = ["DEFAULT_POOL_SIZE", "Answer", "UnsupportedProxy", "pool_for"]
+__all__ = [
+    "DEFAULT_POOL_SIZE",
+    "MAX_ANSWER_BYTES",
+    "Answer",
+    "UnsupportedProxy",
+    "pool_for",
+    "read_answer",
+]
 
 # Connections a client keeps for reuse: as many as the threads that send at once (the plugin's
 # HTTP threads). A pool smaller than that opens a connection per extra request and drops it
 # after, with a urllib3 warning each time.
 DEFAULT_POOL_SIZE = 32
+# The most of an answer's body that is read (the portal's largest answers are lists of a few
+# MB). Read in chunks: a `Content-Length` of 100 GB must not be allocated at once.
+MAX_ANSWER_BYTES = 64 * 1024 * 1024
+_CHUNK = 64 * 1024
 
 
 class UnsupportedProxy(ValueError):
@@ -38,14 +49,16 @@ class UnsupportedProxy(ValueError):
 class Answer:
     """One HTTP answer, read whole: the parts of it the API clients use."""
 
-    __slots__ = ("content", "headers", "reason", "status_code")
+    __slots__ = ("content", "cut_short", "headers", "reason", "status_code")
 
     def __init__(self, status_code: int, reason: str | None,
-                 headers: Mapping[str, str], content: bytes) -> None:
+                 headers: Mapping[str, str], content: bytes, *, cut_short: bool = False
+                 ) -> None:
         self.status_code = status_code
         self.reason = reason or ""
         self.headers = headers  # case-insensitive (urllib3's HTTPHeaderDict)
         self.content = content
+        self.cut_short = cut_short  # the body went past MAX_ANSWER_BYTES: only that much read
 
     @property
     def text(self) -> str:
@@ -112,3 +125,29 @@ def pool_for(origin_url: str, *, verify: bool | str, maxsize: int) -> urllib3.Po
     headers = make_headers(proxy_basic_auth=f"{username}:{password}") if username else None
     return urllib3.ProxyManager(proxy, num_pools=2, maxsize=maxsize, proxy_headers=headers,
                                 **tls)
+
+
+def read_answer(raw: urllib3.BaseHTTPResponse, limit: int = MAX_ANSWER_BYTES) -> Answer:
+    """Read `raw` (sent with preload_content=False) in chunks, at most `limit` bytes of body.
+
+    Errors while reading (reset, truncated, undecodable, timeout) propagate as urllib3 raised
+    them. A connection whose answer was not read to its end is closed, never reused."""
+    chunks: list[bytes] = []
+    size = 0
+    cut_short = False
+    try:
+        for chunk in raw.stream(_CHUNK, decode_content=True):
+            size += len(chunk)
+            if size > limit:
+                chunks.append(chunk[: len(chunk) - (size - limit)])
+                cut_short = True
+                break
+            chunks.append(chunk)
+    except BaseException:
+        raw.close()
+        raise
+    finally:
+        if cut_short:
+            raw.close()
+        raw.release_conn()
+    return Answer(raw.status, raw.reason, raw.headers, b"".join(chunks), cut_short=cut_short)
