@@ -44,18 +44,27 @@ def clean_proxy_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     return monkeypatch
 
 
-def test_the_environments_proxy_and_ca_bundle_are_used(
+@pytest.fixture
+def portal_behind_proxy(
     emulator: EmulatorServer, clean_proxy_env: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+) -> Iterator[InterceptingProxy]:
+    """The emulator as https://cloudpartner.azure.com behind a TLS-intercepting proxy, with
+    HTTPS_PROXY and REQUESTS_CA_BUNDLE set as a corporate network would."""
     host, port = emulator.base_url.removeprefix("http://").rsplit(":", 1)
     with InterceptingProxy(tmp_path, {PORTAL_HOST: (host, int(port))}) as proxy:
         for name, value in proxy.env.items():
             clean_proxy_env.setenv(name, value)
-        client = PortalClient(f"https://{PORTAL_HOST}", StaticToken("emulator-token"))
-        assert client.get_offer(PUB, "proxied")["id"] == "proxied"
-        assert client.get_offer(PUB, "proxied")["id"] == "proxied"
-        # One tunnel, reused: the pool keeps the proxied connection.
-        assert proxy.connects == [PORTAL_HOST]
+        yield proxy
+
+
+def test_the_environments_proxy_and_ca_bundle_are_used(
+    portal_behind_proxy: InterceptingProxy,
+) -> None:
+    client = PortalClient(f"https://{PORTAL_HOST}", StaticToken("emulator-token"))
+    assert client.get_offer(PUB, "proxied")["id"] == "proxied"
+    assert client.get_offer(PUB, "proxied")["id"] == "proxied"
+    # One tunnel, reused: the pool keeps the proxied connection.
+    assert portal_behind_proxy.connects == [PORTAL_HOST]
 
 
 def test_no_proxy_sends_the_request_directly(
@@ -70,19 +79,15 @@ def test_no_proxy_sends_the_request_directly(
 
 
 def test_a_ca_bundle_given_in_settings_wins_over_the_environments(
-    emulator: EmulatorServer, clean_proxy_env: pytest.MonkeyPatch, tmp_path: Path
+    portal_behind_proxy: InterceptingProxy, tmp_path: Path
 ) -> None:
-    host, port = emulator.base_url.removeprefix("http://").rsplit(":", 1)
-    with InterceptingProxy(tmp_path, {PORTAL_HOST: (host, int(port))}) as proxy:
-        for name, value in proxy.env.items():
-            clean_proxy_env.setenv(name, value)
-        other = tmp_path / "other-ca.pem"
-        trustme.CA().cert_pem.write_to_path(str(other))
-        client = PortalClient(f"https://{PORTAL_HOST}", StaticToken("emulator-token"),
-                              verify=str(other))
-        with pytest.raises(TransportError) as info:
-            client.get_offer(PUB, "proxied")
-        assert info.value.kind == "tls" and not info.value.transient
+    other = tmp_path / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(other))
+    client = PortalClient(f"https://{PORTAL_HOST}", StaticToken("emulator-token"),
+                          verify=str(other))
+    with pytest.raises(TransportError) as info:
+        client.get_offer(PUB, "proxied")
+    assert info.value.kind == "tls" and not info.value.transient
 
 
 def test_a_socks_proxy_is_refused_naming_the_setting(
